@@ -78,4 +78,3 @@ func RequireLandlockABI(t testing.TB, n int) {
 		Skip(t, "requires landlock ABI %d, kernel has %d", n, abi)
 	}
 }
-
