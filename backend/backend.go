@@ -37,6 +37,12 @@ type Spec struct {
 	// Files are placed inside the sandbox (on a tmpfs, never the host
 	// disk) before any process starts; credential files use this.
 	Files []File
+	// Prepare, when set, is called for every started command once the
+	// sandbox's namespaces exist and before the command runs, with the pid
+	// (in the host's pid namespace) of a process inside them. kavach uses
+	// it to open the egress proxy's listener inside the sandbox's network
+	// namespace. The returned cleanup runs when the command has ended.
+	Prepare func(ctx context.Context, pid int) (cleanup func(), err error)
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 }
