@@ -114,8 +114,12 @@ type Finding struct {
 	// Start and End are the byte span [Start, End) of the match in the input.
 	Start int `json:"start"`
 	End   int `json:"end"`
-	// Evidence is the redacted match.
+	// Evidence is the redacted match: at most four leading and four
+	// trailing bytes of it, never the whole value.
 	Evidence string `json:"evidence,omitempty"`
+	// Stream is "stdout" or "stderr" in findings returned by the gate
+	// (Start and End are then offsets into that stream), empty otherwise.
+	Stream string `json:"stream,omitempty"`
 }
 
 // String formats the finding without its evidence.

@@ -1,0 +1,188 @@
+package scan
+
+import (
+	"bytes"
+	"slices"
+)
+
+// Scanner finds findings in bytes. Implementations are pure and safe for
+// concurrent use; the spans they return are offsets into b.
+type Scanner interface {
+	// Name is "secrets", "code", "data", or "all" for a combined scanner.
+	Name() string
+	// Scan returns the findings in b ordered by start.
+	Scan(b []byte) []Finding
+}
+
+// rule is one detection rule triggered by keywords.
+//
+// match receives the input and a keyword occurrence [ks, ke) and returns the
+// span of the finding, or ok == false when the context rules say the keyword
+// is no finding.
+type rule struct {
+	scanner  string
+	id       string
+	category string
+	severity Severity
+	message  string
+	keywords []string
+	match    func(b []byte, ks, ke int) (start, end int, ok bool)
+}
+
+// pass is a detector that does not hang off keywords (entropy, digits).
+type pass func(b []byte, emit func(Finding))
+
+// engine runs keyword rules behind one literal prefilter plus extra passes.
+type engine struct {
+	name   string
+	rules  []*rule
+	lits   *literals
+	byPat  [][]int // keyword index → rule indexes
+	passes []pass
+}
+
+func newEngine(name string, rules []*rule, passes ...pass) *engine {
+	e := &engine{name: name, rules: rules, passes: passes}
+	idx := map[string]int{}
+	var kws []string
+	for ri, r := range rules {
+		for _, k := range r.keywords {
+			k = string(bytes.ToLower([]byte(k)))
+			i, ok := idx[k]
+			if !ok {
+				i = len(kws)
+				idx[k] = i
+				kws = append(kws, k)
+				e.byPat = append(e.byPat, nil)
+			}
+			e.byPat[i] = append(e.byPat[i], ri)
+		}
+	}
+	e.lits = newLiterals(kws)
+	return e
+}
+
+// Name implements Scanner.
+func (e *engine) Name() string { return e.name }
+
+// Scan implements Scanner.
+func (e *engine) Scan(b []byte) []Finding {
+	var out []Finding
+	hits := e.lits.find(b, nil)
+	for _, h := range hits {
+		ke := h.start + len(e.lits.pats[h.pat])
+		for _, ri := range e.byPat[h.pat] {
+			r := e.rules[ri]
+			s, end, ok := r.match(b, h.start, ke)
+			if !ok || s < 0 || end > len(b) || s >= end {
+				continue
+			}
+			out = append(out, Finding{
+				Scanner:  r.scanner,
+				RuleID:   r.id,
+				Category: r.category,
+				Severity: r.severity,
+				Message:  r.message,
+				Start:    s,
+				End:      end,
+				Evidence: evidence(b[s:end]),
+			})
+		}
+	}
+	for _, p := range e.passes {
+		p(b, func(f Finding) {
+			f.Evidence = evidence(b[f.Start:f.End])
+			out = append(out, f)
+		})
+	}
+	return normalize(b, out)
+}
+
+// normalize orders findings by start (longer first, then more severe) and
+// drops a finding whose span lies inside one already kept from the same
+// scanner, so that one secret gives one finding even when several keywords
+// of overlapping rules fired on it. Findings that touch a redaction marker
+// are dropped too: they were produced by an earlier redaction, and
+// reporting them would make redaction not idempotent.
+func normalize(b []byte, fs []Finding) []Finding {
+	slices.SortStableFunc(fs, func(x, y Finding) int {
+		if x.Start != y.Start {
+			return x.Start - y.Start
+		}
+		if x.End != y.End {
+			return y.End - x.End
+		}
+		return int(y.Severity) - int(x.Severity)
+	})
+	markers := redactionMarkers(b)
+	out := fs[:0]
+	lastEnd := map[string]int{}
+	for _, f := range fs {
+		if e, ok := lastEnd[f.Scanner]; ok && f.End <= e {
+			continue
+		}
+		if overlapsAny(f.Start, f.End, markers) {
+			continue
+		}
+		lastEnd[f.Scanner] = max(lastEnd[f.Scanner], f.End)
+		out = append(out, f)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// evidence keeps at most four leading and four trailing bytes of a match,
+// and fewer for short matches, so the whole value never appears.
+func evidence(m []byte) string {
+	n := len(m)
+	keep := 4
+	if n < 16 {
+		keep = n / 4
+	}
+	head, tail := m[:keep], m[n-keep:]
+	var buf bytes.Buffer
+	buf.Grow(2*keep + 8)
+	writePrintable(&buf, head)
+	buf.WriteString("…")
+	writePrintable(&buf, tail)
+	return buf.String()
+}
+
+// writePrintable copies ASCII printable bytes and replaces the rest with
+// '?', so evidence never carries control characters or broken UTF-8.
+func writePrintable(buf *bytes.Buffer, p []byte) {
+	for _, c := range p {
+		if c < 0x20 || c > 0x7e {
+			c = '?'
+		}
+		buf.WriteByte(c)
+	}
+}
+
+// Secrets returns the secrets scanner: provider tokens, private keys,
+// connection strings with credentials, password and key assignments, and
+// high-entropy tokens.
+func Secrets() Scanner { return secretsEngine }
+
+// Code returns the code scanner: the original's 26 groups of dangerous
+// commands and code, with context rules against the common false positives.
+func Code() Scanner { return codeEngine }
+
+// Data returns the personal-data scanner: Luhn-valid cards, mod-97-valid
+// IBANs, US SSNs, emails, phones, IP and MAC addresses, and the
+// HIPAA/GDPR/PCI/SOC2 markers.
+func Data() Scanner { return dataEngine }
+
+// All returns one scanner that runs the secrets, code and data rules behind
+// a single prefilter pass; its findings are those of the three scanners
+// together, each still naming its own scanner. The gate uses it by default.
+func All() Scanner { return allEngine }
+
+var (
+	secretsEngine = newEngine("secrets", secretRules, entropyPass)
+	codeEngine    = newEngine("code", codeRules)
+	dataEngine    = newEngine("data", dataRules, dataPass)
+	allEngine     = newEngine("all", slices.Concat(secretRules, codeRules, dataRules), entropyPass, dataPass)
+)
