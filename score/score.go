@@ -1,12 +1,3 @@
-// Package score computes kavach's isolation strength score: one number
-// from 0 to 100 with a label, and the reasons behind every point.
-//
-// The formula and labels are kavach 1.0's (spec §3), so numbers mean the
-// same thing: a base per backend kind plus +5 seccomp, +3 Landlock rules,
-// +5 network off, +3 read-only root and +2 memory or CPU limit, clamped
-// to 0..100. [Policy] scores a requested policy exactly as the original
-// did; [Enforced] scores only what a sandbox really applied, which is what
-// kavach reports everywhere. The package is pure: no I/O.
 package score
 
 import (
@@ -63,10 +54,25 @@ var bases = map[string]int{
 var syAgnosTiers = map[int]int{1: 80, 2: 85, 3: 88}
 
 // Base returns the base score of a backend kind by its display name
-// ("process", "sy-agnos"), and whether the kind is known.
+// ("process", "sy-agnos"; case-insensitive, and "syagnos" as the
+// original's serde name "SyAgnos" lower-cased), and whether the kind is
+// known. An unknown kind has base 0.
 func Base(kind string) (int, bool) {
-	v, ok := bases[strings.ToLower(kind)]
+	k := strings.ToLower(kind)
+	if k == "syagnos" {
+		k = "sy-agnos"
+	}
+	v, ok := bases[k]
 	return v, ok
+}
+
+// baseReason returns the base of kind and the reason that states it; an
+// unknown kind says so rather than silently scoring 0.
+func baseReason(kind string, v int, known bool) string {
+	if !known {
+		return fmt.Sprintf("%d base (unknown backend %q)", v, kind)
+	}
+	return fmt.Sprintf("%d base (%s)", v, kind)
 }
 
 // Facts are the enforced properties the formula reads.
@@ -85,8 +91,8 @@ type Facts struct {
 // Policy scores a requested policy exactly as kavach 1.0's score_backend:
 // it trusts the request and ignores the host. Process strict is 65.
 func Policy(kind string, p policy.Policy) Score {
-	base, _ := Base(kind)
-	reasons := []string{fmt.Sprintf("%d base (%s)", base, kind)}
+	base, known := Base(kind)
+	reasons := []string{baseReason(kind, base, known)}
 	v := base
 	add := func(on bool, n int, why string) {
 		if on {
@@ -105,11 +111,12 @@ func Policy(kind string, p policy.Policy) Score {
 // Enforced scores what a sandbox of kind really applies. For sy-agnos
 // the base is the detected tier's strength (80/85/88) when known.
 func Enforced(kind string, f Facts) Score {
-	base, _ := Base(kind)
-	if t, ok := syAgnosTiers[f.SyAgnosTier]; ok && strings.EqualFold(kind, "sy-agnos") {
+	base, known := Base(kind)
+	reasons := []string{baseReason(kind, base, known)}
+	if t, ok := syAgnosTiers[f.SyAgnosTier]; ok && isSyAgnos(kind) {
 		base = t
+		reasons[0] = fmt.Sprintf("%d base (%s tier %d)", base, kind, f.SyAgnosTier)
 	}
-	reasons := []string{fmt.Sprintf("%d base (%s)", base, kind)}
 	v := base
 	add := func(on bool, n int, why string) {
 		if on {
@@ -132,9 +139,18 @@ func Enforced(kind string, f Facts) Score {
 	return finish(v, reasons)
 }
 
+func isSyAgnos(kind string) bool {
+	k := strings.ToLower(kind)
+	return k == "sy-agnos" || k == "syagnos"
+}
+
 // Composite applies the original's rule for stacked backends:
-// min(100, max(layer scores) + 5).
+// min(100, max(layer scores) + 5). With no layers there is nothing to
+// stack and the score is 0.
 func Composite(layers ...Score) Score {
+	if len(layers) == 0 {
+		return finish(0, []string{"0 composite with no layers"})
+	}
 	best := 0
 	var reasons []string
 	for i, l := range layers {
