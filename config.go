@@ -1,0 +1,116 @@
+package kavach
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/policy"
+)
+
+// Defaults for Config fields left zero.
+const (
+	DefaultTimeout   = 30 * time.Second // the original's timeout_ms default
+	DefaultMaxOutput = 1 << 20          // bytes kept per stream
+)
+
+// Config describes a sandbox. The zero value is valid: the process
+// backend with an empty (minimal) policy; use policy.Basic() for the
+// original's default.
+type Config struct {
+	// Backend is the isolation to use (default backend.Process, as in the
+	// original). With AutoBackend set it is ignored and ResolveBest picks the
+	// strongest backend available here for Policy.
+	Backend     backend.Kind
+	AutoBackend bool
+	Policy      policy.Policy
+	// Timeout bounds every exec (default 30 s); the policy's timeout_ms and
+	// the exec's context can only shorten it.
+	Timeout time.Duration
+	// Workdir is a host directory mounted read-write as the working
+	// directory; empty means a fresh directory removed on Destroy.
+	Workdir string
+	// Env is added to every command's environment ("KEY=value"). The host's
+	// environment is never inherited.
+	Env []string
+	// AgentID names the agent on whose behalf commands run (for the threat
+	// tracker and the audit log).
+	AgentID string
+	// MaxOutput is the number of bytes kept per stream (default 1 MiB);
+	// the rest is read and dropped, and Result.Truncated is set.
+	MaxOutput int
+	// Backends replaces the built-in backend list (for tests and embedding).
+	Backends []backend.Backend
+	// Logger receives debug logs; nil discards them.
+	Logger *slog.Logger
+}
+
+func (c *Config) normalize() error {
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Timeout < 0 {
+		return fmt.Errorf("%w: timeout %v is negative", ErrInvalidConfig, c.Timeout)
+	}
+	if c.MaxOutput == 0 {
+		c.MaxOutput = DefaultMaxOutput
+	}
+	if c.MaxOutput < 0 {
+		return fmt.Errorf("%w: max output %d is negative", ErrInvalidConfig, c.MaxOutput)
+	}
+	if err := c.Policy.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if err := validEnv(c.Env); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+func validEnv(env []string) error {
+	for _, kv := range env {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsRune(kv, 0) {
+			return fmt.Errorf("env entry %q: want KEY=value without NUL", kv)
+		}
+	}
+	return nil
+}
+
+// baseEnv is every command's starting environment: fixed values, never
+// the host's, except TERM so that terminal programs behave.
+func baseEnv(term string) []string {
+	env := []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/tmp",
+		"LANG=C.UTF-8",
+	}
+	if term != "" && !strings.ContainsAny(term, "\x00\n") {
+		env = append(env, "TERM="+term)
+	}
+	return env
+}
+
+// mergeEnv returns layers concatenated with later keys replacing earlier
+// ones, in first-seen order.
+func mergeEnv(layers ...[]string) []string {
+	idx := map[string]int{}
+	var out []string
+	for _, l := range layers {
+		for _, kv := range l {
+			k, _, _ := strings.Cut(kv, "=")
+			if i, ok := idx[k]; ok {
+				out[i] = kv
+				continue
+			}
+			idx[k] = len(out)
+			out = append(out, kv)
+		}
+	}
+	return out
+}

@@ -1,0 +1,230 @@
+package kavach
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/scan"
+	"github.com/kavach-go/kavach/score"
+)
+
+// Command is one program to run: argv, never a shell string.
+type Command struct {
+	Args []string
+	// Stdin is the command's input; nil means Input, and with Input nil
+	// too, /dev/null.
+	Stdin io.Reader
+	Input []byte
+	// Env is added to the sandbox's environment ("KEY=value").
+	Env []string
+	// Dir is the working directory inside the sandbox; empty means the
+	// workdir.
+	Dir string
+}
+
+// Shell returns a Command that runs script with /bin/sh -c.
+func Shell(script string) Command { return Command{Args: []string{"/bin/sh", "-c", script}} }
+
+// Termination says how a command ended.
+type Termination string
+
+// The ways a command ends.
+const (
+	TerminationExited   Termination = "exited"   // it exited; ExitCode is its code
+	TerminationSignaled Termination = "signaled" // a signal killed it; see Signal
+	TerminationTimeout  Termination = "timeout"  // the timeout or ctx deadline killed it
+	TerminationOOM      Termination = "oom"      // the memory limit killed it
+	TerminationKilled   Termination = "killed"   // Kill, Stop, Destroy or ctx cancel killed it
+)
+
+// Result is the outcome of one command. A non-zero ExitCode is data, not
+// an error.
+type Result struct {
+	// ExitCode is the command's exit code when Termination is "exited",
+	// and -1 otherwise (as in kavach 1.0).
+	ExitCode    int            `json:"exit_code"`
+	Stdout      []byte         `json:"stdout"`
+	Stderr      []byte         `json:"stderr"`
+	Truncated   bool           `json:"truncated"` // output beyond MaxOutput was dropped
+	Termination Termination    `json:"termination"`
+	Signal      syscall.Signal `json:"signal,omitempty"`
+	Duration    time.Duration  `json:"duration_ns"`
+	// Enforced and Score describe what the backend really applied.
+	Enforced backend.Enforced `json:"enforced"`
+	Score    score.Score      `json:"score"`
+	// Findings and Verdict come from the output gate, when it is on.
+	Findings []scan.Finding `json:"findings,omitempty"`
+	Verdict  scan.Verdict   `json:"verdict"`
+}
+
+// execution is one running command, tracked so that Stop, Destroy and
+// timeouts can kill it.
+type execution struct {
+	proc  backend.Proc
+	start time.Time
+
+	mu     sync.Mutex
+	reason Termination // guarded by mu; why kavach killed it, "" if it did not
+}
+
+func (e *execution) kill(why Termination) {
+	e.mu.Lock()
+	if e.reason == "" {
+		e.reason = why
+	}
+	e.mu.Unlock()
+	_ = e.proc.Kill()
+}
+
+func (e *execution) killedFor() Termination {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.reason
+}
+
+// start launches cmd with the given output writers and a watchdog that
+// kills it at the timeout or when ctx ends.
+func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writer) (*execution, func() (*Result, error), error) {
+	if len(cmd.Args) == 0 || cmd.Args[0] == "" {
+		return nil, nil, fmt.Errorf("exec: %w: empty argv", ErrInvalidCommand)
+	}
+	if err := validEnv(cmd.Env); err != nil {
+		return nil, nil, fmt.Errorf("exec: %w: %w", ErrInvalidCommand, err)
+	}
+	stdin := cmd.Stdin
+	if stdin == nil && cmd.Input != nil {
+		stdin = bytes.NewReader(cmd.Input)
+	}
+	timeout := s.cfg.Timeout
+	if t := s.cfg.Policy.Timeout(); t > 0 && t < timeout {
+		timeout = t
+	}
+
+	s.mu.Lock()
+	if s.state != Running {
+		st := s.state
+		s.mu.Unlock()
+		return nil, nil, fmt.Errorf("exec: %w: sandbox is %s", ErrNotRunning, st)
+	}
+	sb, enforced, sc := s.sb, s.enforced, s.score
+	e := &execution{start: time.Now()}
+	proc, err := sb.Start(ctx, &backend.Command{
+		Args: cmd.Args, Env: s.env(cmd.Env), Dir: cmd.Dir,
+		Stdin: stdin, Stdout: stdout, Stderr: stderr,
+	})
+	if err != nil {
+		s.mu.Unlock()
+		return nil, nil, fmt.Errorf("exec %s: %w", cmd.Args[0], err)
+	}
+	e.proc = proc
+	s.running[e] = struct{}{}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		select {
+		case <-done:
+		case <-timer.C:
+			e.kill(TerminationTimeout)
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				e.kill(TerminationTimeout)
+			} else {
+				e.kill(TerminationKilled)
+			}
+		}
+	}()
+
+	wait := func() (*Result, error) {
+		st, werr := proc.Wait()
+		close(done)
+		s.mu.Lock()
+		delete(s.running, e)
+		s.mu.Unlock()
+		res := &Result{
+			ExitCode: -1, Duration: time.Since(e.start),
+			Enforced: enforced, Score: sc, Termination: TerminationExited,
+		}
+		switch why := e.killedFor(); {
+		case st.OOM:
+			res.Termination = TerminationOOM
+		case why != "":
+			res.Termination = why
+		case st.Signal != 0:
+			res.Termination = TerminationSignaled
+		}
+		res.Signal = st.Signal
+		if res.Termination == TerminationExited {
+			res.ExitCode = st.Code
+		}
+		if werr != nil {
+			return res, fmt.Errorf("exec %s: wait: %w", cmd.Args[0], werr)
+		}
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("exec %s: %w", cmd.Args[0], err)
+		}
+		return res, nil
+	}
+	return e, wait, nil
+}
+
+// Exec runs cmd and returns its bounded output. The sandbox's timeout and
+// ctx bound the whole run: when either ends, every process the command
+// started is killed. When ctx ends, the error matches ctx.Err() and the
+// partial Result is returned with it.
+func (s *Sandbox) Exec(ctx context.Context, cmd Command) (*Result, error) {
+	stdout := &boundedBuffer{limit: s.cfg.MaxOutput}
+	stderr := &boundedBuffer{limit: s.cfg.MaxOutput}
+	_, wait, err := s.start(ctx, cmd, stdout, stderr)
+	if err != nil {
+		return nil, err
+	}
+	res, err := wait()
+	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
+	res.Truncated = stdout.Truncated() || stderr.Truncated()
+	return res, err
+}
+
+// boundedBuffer keeps the first limit bytes written to it and counts the
+// rest. Writes never fail and never block, so the command is never held
+// up by a full pipe.
+type boundedBuffer struct {
+	mu        sync.Mutex
+	limit     int
+	buf       []byte
+	truncated bool
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	room := b.limit - len(b.buf)
+	if len(p) > room {
+		b.truncated = true
+		b.buf = append(b.buf, p[:max(room, 0)]...)
+	} else {
+		b.buf = append(b.buf, p...)
+	}
+	return len(p), nil
+}
+
+func (b *boundedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf)
+}
+
+func (b *boundedBuffer) Truncated() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.truncated
+}

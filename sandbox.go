@@ -1,0 +1,244 @@
+package kavach
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/score"
+)
+
+// Sandbox is one isolated environment. It is safe for concurrent use:
+// several Execs may run at once, and Pause, Stop or Destroy act on all of
+// them.
+type Sandbox struct {
+	id      string
+	cfg     Config
+	backend backend.Backend
+	created time.Time
+
+	mu        sync.Mutex
+	state     State                   // guarded by mu
+	sb        backend.Sandbox         // guarded by mu; nil until Start
+	enforced  backend.Enforced        // guarded by mu; set by Start
+	score     score.Score             // guarded by mu; set by Start
+	started   time.Time               // guarded by mu
+	stopped   time.Time               // guarded by mu
+	running   map[*execution]struct{} // guarded by mu
+	destroyed chan struct{}           // closed by Destroy
+}
+
+// Create validates cfg and prepares a sandbox in the Created state. It
+// fails with an error wrapping ErrUnavailable (with the exact reason)
+// when the chosen backend cannot run here, or ErrInvalidConfig.
+func Create(ctx context.Context, cfg Config) (*Sandbox, error) {
+	if err := cfg.normalize(); err != nil {
+		return nil, fmt.Errorf("create sandbox: %w", err)
+	}
+	bs := cfg.Backends
+	if bs == nil {
+		bs = Backends()
+	}
+	var b backend.Backend
+	var err error
+	if cfg.AutoBackend {
+		b, err = backend.ResolveBest(ctx, bs, cfg.Policy)
+	} else {
+		b, err = findBackend(bs, cfg.Backend)
+		if err == nil {
+			err = b.Available(ctx)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create sandbox: %w", err)
+	}
+	cfg.Backend = b.Kind()
+	s := &Sandbox{
+		id:        newID(),
+		cfg:       cfg,
+		backend:   b,
+		created:   time.Now(),
+		running:   map[*execution]struct{}{},
+		destroyed: make(chan struct{}),
+	}
+	s.cfg.Logger = cfg.Logger.With(slog.String("sandbox_id", s.id), slog.String("backend", b.Kind().String()))
+	return s, nil
+}
+
+// newID returns a random UUID v4, the original's sandbox id format.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// ID returns the sandbox's UUID.
+func (s *Sandbox) ID() string { return s.id }
+
+// Backend returns the kind of backend the sandbox runs on.
+func (s *Sandbox) Backend() backend.Kind { return s.cfg.Backend }
+
+// Config returns the sandbox's configuration, defaults filled in.
+func (s *Sandbox) Config() Config { return s.cfg }
+
+// State returns the current state.
+func (s *Sandbox) State() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state
+}
+
+// Enforced returns what the backend really applies. Before Start it is
+// the backend's plan for the policy.
+func (s *Sandbox) Enforced(ctx context.Context) (backend.Enforced, error) {
+	s.mu.Lock()
+	if s.sb != nil {
+		defer s.mu.Unlock()
+		return s.enforced, nil
+	}
+	s.mu.Unlock()
+	return s.backend.Plan(ctx, s.cfg.Policy)
+}
+
+// Score returns the strength score of what the sandbox enforces (after
+// Start), or of what it would enforce (before).
+func (s *Sandbox) Score(ctx context.Context) (score.Score, error) {
+	e, err := s.Enforced(ctx)
+	if err != nil {
+		return score.Score{}, err
+	}
+	return e.Score(), nil
+}
+
+// Times returns when the sandbox was created, last entered Running, and
+// entered Stopped or Destroyed (zero when it has not).
+func (s *Sandbox) Times() (created, started, stopped time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.created, s.started, s.stopped
+}
+
+// Start creates the backend's sandbox and enters Running.
+func (s *Sandbox) Start(ctx context.Context) error { return s.Transition(ctx, Running) }
+
+// Pause freezes every process in the sandbox.
+func (s *Sandbox) Pause(ctx context.Context) error { return s.Transition(ctx, Paused) }
+
+// Resume thaws a paused sandbox.
+func (s *Sandbox) Resume(ctx context.Context) error { return s.Transition(ctx, Running) }
+
+// Stop kills every process; the sandbox can then only be destroyed.
+func (s *Sandbox) Stop(ctx context.Context) error { return s.Transition(ctx, Stopped) }
+
+// Destroy kills everything and releases every resource. It is idempotent:
+// destroying a destroyed sandbox returns nil.
+func (s *Sandbox) Destroy(ctx context.Context) error {
+	err := s.Transition(ctx, Destroyed)
+	if errors.Is(err, ErrInvalidTransition) && s.State() == Destroyed {
+		return nil
+	}
+	return err
+}
+
+// Transition moves the sandbox to state to, acting on the backend:
+// entering Running from Created creates it, from Paused thaws it; Paused
+// freezes; Stopped kills every process; Destroyed releases everything.
+// A transition the state machine forbids returns a *TransitionError and
+// changes nothing. If the backend fails, the state is unchanged, except
+// for Destroy, which always ends in Destroyed.
+func (s *Sandbox) Transition(ctx context.Context, to State) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	from := s.state
+	if !CanTransition(from, to) {
+		return &TransitionError{From: from, To: to}
+	}
+	var err error
+	switch {
+	case from == Created && to == Running:
+		err = s.createLocked(ctx)
+	case to == Running: // from Paused
+		err = s.sb.Resume(ctx)
+	case to == Paused:
+		err = s.sb.Pause(ctx)
+	case to == Stopped:
+		err = s.sb.Stop(ctx)
+		s.killAllLocked()
+	case to == Destroyed:
+		err = s.destroyLocked(ctx)
+	}
+	if err != nil && to != Destroyed {
+		return fmt.Errorf("%s sandbox %s: %w", verb(to), s.id, err)
+	}
+	s.state = to
+	now := time.Now()
+	switch to {
+	case Running:
+		s.started = now
+	case Stopped, Destroyed:
+		s.stopped = now
+	}
+	s.cfg.Logger.Debug("transition", slog.String("from", from.String()), slog.String("to", to.String()))
+	if err != nil {
+		return fmt.Errorf("destroy sandbox %s: %w", s.id, err)
+	}
+	return nil
+}
+
+func verb(to State) string {
+	switch to {
+	case Running:
+		return "start"
+	case Paused:
+		return "pause"
+	case Stopped:
+		return "stop"
+	}
+	return "destroy"
+}
+
+func (s *Sandbox) createLocked(ctx context.Context) error {
+	sb, err := s.backend.Create(ctx, backend.Spec{
+		ID:      s.id,
+		Policy:  s.cfg.Policy,
+		Workdir: s.cfg.Workdir,
+		Logger:  s.cfg.Logger,
+	})
+	if err != nil {
+		return err
+	}
+	s.sb = sb
+	s.enforced = sb.Enforced()
+	s.score = s.enforced.Score()
+	return nil
+}
+
+func (s *Sandbox) destroyLocked(ctx context.Context) error {
+	close(s.destroyed)
+	s.killAllLocked()
+	if s.sb == nil {
+		return nil
+	}
+	return s.sb.Destroy(ctx)
+}
+
+// killAllLocked kills every running exec; their Exec calls return with
+// Termination "killed".
+func (s *Sandbox) killAllLocked() {
+	for e := range s.running {
+		e.kill(TerminationKilled)
+	}
+}
+
+// env returns the environment for a command.
+func (s *Sandbox) env(extra []string) []string {
+	return mergeEnv(baseEnv(os.Getenv("TERM")), s.cfg.Env, extra)
+}
