@@ -49,3 +49,17 @@ func (e *NotSupportedError) Error() string {
 
 // Is reports whether target is ErrNotSupported.
 func (e *NotSupportedError) Is(target error) bool { return target == ErrNotSupported }
+
+// ExecError reports that a sandbox could not execute a command's program:
+// Err matches os.ErrNotExist when it was not found and os.ErrPermission
+// when it is not executable, so callers (and `kavach run`'s exit codes
+// 127 and 126) can tell them apart from kavach's own failures.
+type ExecError struct {
+	Path string
+	Err  error
+}
+
+func (e *ExecError) Error() string { return fmt.Sprintf("exec %s: %v", e.Path, e.Err) }
+
+// Unwrap returns Err.
+func (e *ExecError) Unwrap() error { return e.Err }

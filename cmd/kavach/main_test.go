@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/kavach-go/kavach"
+	"github.com/kavach-go/kavach/backend"
+)
+
+func TestMain(m *testing.M) {
+	kavach.Init()
+	os.Exit(m.Run())
+}
+
+func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = execute(args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestRunExitCodes(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		stderrs string
+	}{
+		{"noop true", []string{"run", "-b", "noop", "--", "true"}, 0, ""},
+		{"unknown backend", []string{"run", "-b", "nonsense", "--", "true"}, 125, `kavach: unknown backend: "nonsense"`},
+		{"unknown policy", []string{"run", "-b", "noop", "-p", "paranoid", "--", "true"}, 125, "kavach: unknown policy: paranoid (use minimal, basic, strict)"},
+		{"missing policy file", []string{"run", "-b", "noop", "-p", "/nonexistent/p.json", "--", "true"}, 125, "kavach: load policy"},
+		{"unavailable backend", []string{"run", "-b", "tdx", "--", "true"}, 125, "kavach: create sandbox: backend not available: tdx: not implemented"},
+		{"no command", []string{"run", "-b", "noop"}, 125, "kavach: requires at least 1 arg"},
+		{"bad flag", []string{"run", "--frobnicate", "--", "true"}, 125, "kavach: unknown flag: --frobnicate"},
+		{"bad memory", []string{"run", "-b", "noop", "--memory", "lots", "--", "true"}, 125, "kavach: --memory: size \"lots\""},
+		{"bad mount", []string{"run", "-b", "noop", "--mount", "/etc", "--", "true"}, 125, "kavach: --mount \"/etc\": want SRC:DST[:ro|rw]"},
+		{"bad timeout", []string{"run", "-b", "noop", "--timeout", "-1s", "--", "true"}, 125, "kavach: --timeout"},
+		{"proxy not wired", []string{"run", "-b", "noop", "--allow-host", "example.com", "--", "true"}, 125, "kavach: --allow-host: policy not supported"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := run(t, "", tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d (stderr %q)", code, tc.code, stderr)
+			}
+			if !strings.HasPrefix(stderr, tc.stderrs) {
+				t.Errorf("stderr %q, want prefix %q", stderr, tc.stderrs)
+			}
+			if strings.Count(stderr, "\n") > 1 {
+				t.Errorf("error is not one line: %q", stderr)
+			}
+		})
+	}
+}
+
+func TestRunJSONNoop(t *testing.T) {
+	code, out, stderr := run(t, "", "run", "-b", "noop", "--json", "--", "true")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	for _, k := range []string{"exit_code", "stdout", "stderr", "termination", "duration_ns", "enforced", "score", "kavach_exit_code"} {
+		if _, ok := v[k]; !ok {
+			t.Errorf("JSON lacks %q: %s", k, out)
+		}
+	}
+}
+
+func TestBackendsJSON(t *testing.T) {
+	code, out, stderr := run(t, "", "backends", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var rows []struct {
+		Name      string `json:"name"`
+		Available *bool  `json:"available"`
+		Reason    string `json:"reason"`
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(backend.All()) {
+		t.Fatalf("%d rows, want %d", len(rows), len(backend.All()))
+	}
+	for i, k := range backend.All() {
+		r := rows[i]
+		if r.Name != k.String() || r.Available == nil || r.Reason == "" {
+			t.Errorf("row %d = %+v", i, r)
+		}
+		if k == backend.Noop && !*r.Available {
+			t.Errorf("noop unavailable: %+v", r)
+		}
+	}
+	code, out, _ = run(t, "", "backends")
+	if code != 0 || !strings.Contains(out, "BACKEND") || !strings.Contains(out, "sy-agnos") {
+		t.Errorf("table: %d %q", code, out)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := run(t, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "kavach ") {
+		t.Errorf("%d %q", code, out)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"512": 512, "64K": 64 << 10, "512M": 512 << 20, "2g": 2 << 30, "1GiB": 1 << 30, "1.5M": 3 << 19, "10MB": 10 << 20} {
+		got, err := parseSize(in)
+		if err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "M", "-1M", "12Q", "1e30G"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseMount(t *testing.T) {
+	dir := t.TempDir()
+	m, err := parseMount(dir + ":/data:rw")
+	if err != nil || m.Source != dir || m.Target != "/data" || m.ReadOnly {
+		t.Errorf("%+v %v", m, err)
+	}
+	m, err = parseMount(dir + ":/data")
+	if err != nil || !m.ReadOnly {
+		t.Errorf("default must be read-only: %+v %v", m, err)
+	}
+	for _, bad := range []string{dir + ":data", dir + ":/d:rx", "/nonexistent:/d", ":/d", dir + ":/a:rw:x"} {
+		if _, err := parseMount(bad); err == nil {
+			t.Errorf("parseMount(%q) accepted", bad)
+		}
+	}
+}
