@@ -76,4 +76,3 @@ func BenchmarkInitNoRole(b *testing.B) {
 		reexec.Init()
 	}
 }
-
