@@ -1,0 +1,107 @@
+package landlock_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kavach-go/kavach/internal/kavachtest"
+	"github.com/kavach-go/kavach/internal/landlock"
+	"github.com/kavach-go/kavach/internal/reexec"
+)
+
+func init() {
+	// The probe restricts its own thread, then reports each access as
+	// "name=ok" or "name=errno".
+	reexec.Register("landlock-probe", func() {
+		runtime.LockOSThread()
+		rw, ro := os.Args[1], os.Args[2]
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			fmt.Println("nnp", err)
+			os.Exit(1)
+		}
+		abi, _ := landlock.ABI()
+		res, err := landlock.RestrictThread(landlock.Config{
+			ABI: abi,
+			Rules: []landlock.Rule{
+				{Path: "/", Access: landlock.ReadAccess},
+				{Path: rw, Access: landlock.HandledFS(abi)},
+				{Path: "/does/not/exist", Access: landlock.ReadAccess, Optional: true},
+			},
+			Scoped: abi >= 6,
+		})
+		if err != nil {
+			fmt.Println("restrict", err)
+			os.Exit(1)
+		}
+		fmt.Printf("rules=%d skipped=%d\n", res.FSRules, len(res.Skipped))
+		try := func(name, path string) {
+			err := os.WriteFile(path, []byte("x"), 0o600)
+			if err == nil {
+				fmt.Println(name + "=ok")
+				return
+			}
+			var errno syscall.Errno
+			errors.As(err, &errno)
+			fmt.Println(name + "=" + errno.Error())
+		}
+		try("rw", filepath.Join(rw, "f"))
+		try("ro", filepath.Join(ro, "f"))
+		if _, err := os.ReadFile("/proc/self/status"); err != nil {
+			fmt.Println("read=" + err.Error())
+		} else {
+			fmt.Println("read=ok")
+		}
+		os.Exit(0)
+	})
+}
+
+func TestMain(m *testing.M) {
+	reexec.Init()
+	os.Exit(m.Run())
+}
+
+func TestRestrictThread(t *testing.T) {
+	kavachtest.RequireLandlockABI(t, 1)
+	rw, ro := t.TempDir(), t.TempDir()
+	out, err := reexec.Command("landlock-probe", rw, ro).CombinedOutput()
+	if err != nil {
+		t.Fatalf("probe: %v: %s", err, out)
+	}
+	for _, want := range []string{"rules=2 skipped=1", "rw=ok", "ro=" + syscall.EACCES.Error(), "read=ok"} {
+		if !strings.Contains(string(out), want+"\n") {
+			t.Errorf("probe output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(ro, "f")); err == nil {
+		t.Error("the restricted probe wrote to a read-only directory")
+	}
+}
+
+func TestHandledFS(t *testing.T) {
+	tests := []struct {
+		abi  int
+		want uint64
+	}{
+		{1, 1<<13 - 1},
+		{2, 1<<14 - 1},
+		{3, 1<<15 - 1},
+		{4, 1<<15 - 1},
+		{5, 1<<16 - 1},
+		{7, 1<<16 - 1},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.abi), func(t *testing.T) {
+			if got := landlock.HandledFS(tt.abi); got != tt.want {
+				t.Errorf("HandledFS(%d) = %#x, want %#x", tt.abi, got, tt.want)
+			}
+		})
+	}
+}
