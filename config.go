@@ -8,6 +8,7 @@ import (
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/policy"
+	"github.com/kavach-go/kavach/scan"
 )
 
 // Defaults for Config fields left zero.
@@ -41,6 +42,15 @@ type Config struct {
 	// MaxOutput is the number of bytes kept per stream (default 1 MiB);
 	// the rest is read and dropped, and Result.Truncated is set.
 	MaxOutput int
+	// Scan is the output gate's policy. nil means scan.DefaultGatePolicy():
+	// every Exec's output is scanned for secrets, dangerous code and
+	// personal data, redacted on Warn, stored on Quarantine and withheld on
+	// Block. Set Enabled false to turn the gate off.
+	Scan *scan.GatePolicy
+	// Quarantine stores output that the gate quarantines. Without one, a
+	// Quarantine verdict makes Exec fail (the output is withheld, never
+	// silently dropped).
+	Quarantine scan.Store
 	// Backends replaces the built-in backend list (for tests and embedding).
 	Backends []backend.Backend
 	// Logger receives debug logs; nil discards them.
@@ -65,6 +75,10 @@ func (c *Config) normalize() error {
 	}
 	if err := validEnv(c.Env); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if c.Scan == nil {
+		p := scan.DefaultGatePolicy()
+		c.Scan = &p
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

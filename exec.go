@@ -62,6 +62,9 @@ type Result struct {
 	// Findings and Verdict come from the output gate, when it is on.
 	Findings []scan.Finding `json:"findings,omitempty"`
 	Verdict  scan.Verdict   `json:"verdict"`
+	// QuarantineID names the stored original output on a Quarantine
+	// verdict (Stdout and Stderr then hold the redacted output).
+	QuarantineID string `json:"quarantine_id,omitempty"`
 }
 
 // execution is one running command, tracked so that Stop, Destroy and
@@ -191,7 +194,31 @@ func (s *Sandbox) Exec(ctx context.Context, cmd Command) (*Result, error) {
 	res, err := wait()
 	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
 	res.Truncated = stdout.Truncated() || stderr.Truncated()
+	if gerr := s.gate(ctx, res); gerr != nil {
+		return res, errors.Join(err, gerr)
+	}
 	return res, err
+}
+
+// gate scans res's output and replaces it with what may leave the
+// sandbox: unchanged on Pass, redacted on Warn and Quarantine (the
+// original stored first), nothing on Block.
+func (s *Sandbox) gate(ctx context.Context, res *Result) error {
+	if !s.cfg.Scan.Enabled {
+		return nil
+	}
+	out, err := s.gateImpl.Apply(context.WithoutCancel(ctx), res.Stdout, res.Stderr)
+	if err != nil {
+		// The output cannot be released as the policy requires: withhold it.
+		res.Stdout, res.Stderr = nil, nil
+		if out != nil {
+			res.Findings, res.Verdict = out.Findings, out.Verdict
+		}
+		return fmt.Errorf("exec %s: gate: %w", s.id, err)
+	}
+	res.Findings, res.Verdict, res.QuarantineID = out.Findings, out.Verdict, out.QuarantineID
+	res.Stdout, res.Stderr = out.Stdout, out.Stderr
+	return nil
 }
 
 // boundedBuffer keeps the first limit bytes written to it and counts the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/scan"
 	"github.com/kavach-go/kavach/score"
 )
 
@@ -18,10 +19,11 @@ import (
 // several Execs may run at once, and Pause, Stop or Destroy act on all of
 // them.
 type Sandbox struct {
-	id      string
-	cfg     Config
-	backend backend.Backend
-	created time.Time
+	id       string
+	cfg      Config
+	backend  backend.Backend
+	created  time.Time
+	gateImpl *scan.Gate
 
 	mu        sync.Mutex
 	state     State                   // guarded by mu
@@ -66,6 +68,7 @@ func Create(ctx context.Context, cfg Config) (*Sandbox, error) {
 		created:   time.Now(),
 		running:   map[*execution]struct{}{},
 		destroyed: make(chan struct{}),
+		gateImpl:  scan.NewGate(*cfg.Scan, cfg.Quarantine),
 	}
 	s.cfg.Logger = cfg.Logger.With(slog.String("sandbox_id", s.id), slog.String("backend", b.Kind().String()))
 	return s, nil
