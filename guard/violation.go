@@ -38,26 +38,26 @@ func (t ViolationType) Valid() bool { return slices.Contains(Types(), t) }
 // caller-set Violation.Severity), so a violation cannot be made to count
 // less by building it by hand:
 //
-//   - BlockedCommand Medium: an interpreter or compiler runs arbitrary
-//     code, which is often the job itself.
+//   - BlockedCommand Low: an interpreter or compiler runs arbitrary code,
+//     but that is often the job itself, and the offender tracker adds up
+//     every exec, so a higher weight would suspend an agent for running
+//     python3 a few dozen times an hour.
 //   - SensitivePath High: credential stores and kernel memory have no
 //     business in an untrusted command line.
 //   - ShellInjection High: the original's command_injection code findings
 //     are High or Critical; a script that pipes into a shell or opens
 //     /dev/tcp is the same act.
 //   - ForkBomb High: the pids limit was hit or nearly hit.
-//   - TimeAnomaly Low: slowness alone proves nothing.
+//   - TimeAnomaly Low: slowness alone proves little.
 //   - Integrity Critical: the sandbox's namespace is shared with the host.
 //
 // An unknown type is Info.
 func SeverityOf(t ViolationType) scan.Severity {
 	switch t {
-	case BlockedCommand:
-		return scan.Medium
+	case BlockedCommand, TimeAnomaly:
+		return scan.Low
 	case SensitivePath, ShellInjection, ForkBomb:
 		return scan.High
-	case TimeAnomaly:
-		return scan.Low
 	case Integrity:
 		return scan.Critical
 	}

@@ -1,0 +1,305 @@
+package threat
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// The original's OffenderTracker::new() settings.
+const (
+	DefaultWindow    = time.Hour
+	DefaultDecay     = 0.5
+	DefaultThreshold = 3.0
+)
+
+// TrackerConfig configures an OffenderTracker. Zero fields take the
+// original's defaults (a decay of exactly 0 therefore cannot be asked
+// for; it would forget every record the second after it was made).
+type TrackerConfig struct {
+	// Window is how long a record counts. Zero means one hour; otherwise
+	// at least one second (timestamps are whole Unix seconds, as in the
+	// original).
+	Window time.Duration
+	// Decay is the weight factor per half window: a record of age a
+	// counts score × Decay^(a / (Window/2)). Zero means 0.5; otherwise in
+	// (0, 1].
+	Decay float64
+	// Threshold is the agent score at which the original's
+	// should_escalate turns true (Tier3Suspend); half of it gives
+	// Tier2Alert and twice it Tier4Revoke. Zero means 3.0.
+	Threshold float64
+	// Path is the JSON state file. Empty keeps the state in memory only.
+	// The file and its lock file (Path + ".lock") are created 0600.
+	Path string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c TrackerConfig) withDefaults() (TrackerConfig, error) {
+	if c.Window == 0 {
+		c.Window = DefaultWindow
+	}
+	if c.Decay == 0 {
+		c.Decay = DefaultDecay
+	}
+	if c.Threshold == 0 {
+		c.Threshold = DefaultThreshold
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	switch {
+	case c.Window < time.Second:
+		return c, fmt.Errorf("tracker config: window %v is under one second: %w", c.Window, ErrInvalidConfig)
+	case !(c.Decay > 0 && c.Decay <= 1):
+		return c, fmt.Errorf("tracker config: decay %v not in (0, 1]: %w", c.Decay, ErrInvalidConfig)
+	case !(c.Threshold > 0) || math.IsInf(c.Threshold, 0):
+		return c, fmt.Errorf("tracker config: threshold %v is not a positive number: %w", c.Threshold, ErrInvalidConfig)
+	}
+	return c, nil
+}
+
+// Record is the original's OffenderRecord: one assessment of one agent.
+type Record struct {
+	// Timestamp is in Unix seconds.
+	Timestamp int64   `json:"timestamp"`
+	Score     float64 `json:"score"`
+	AgentID   string  `json:"agent_id"`
+}
+
+// Block is the lasting state of an agent the tracker escalated to
+// Tier3Suspend or Tier4Revoke. It outlives the records that caused it,
+// until Reset.
+type Block struct {
+	Escalation Escalation `json:"escalation"`
+	// Since is when the block was first set or last raised, in Unix
+	// seconds.
+	Since int64 `json:"since"`
+	// Score is the agent score that set it.
+	Score float64 `json:"score"`
+}
+
+// BlockedError is Check's error for a blocked agent. It matches
+// ErrSuspended or ErrRevoked, by its Escalation.
+type BlockedError struct {
+	AgentID string
+	Block
+}
+
+func (e *BlockedError) Error() string {
+	what := "suspended"
+	if e.Escalation == Tier4Revoke {
+		what = "revoked"
+	}
+	return fmt.Sprintf("threat: agent %q %s since %s (offender score %.3f); it stays %s until reset",
+		e.AgentID, what, time.Unix(e.Since, 0).UTC().Format(time.RFC3339), e.Score, what)
+}
+
+// Is makes errors.Is match ErrSuspended or ErrRevoked.
+func (e *BlockedError) Is(target error) bool {
+	if e.Escalation == Tier4Revoke {
+		return target == ErrRevoked
+	}
+	return target == ErrSuspended
+}
+
+// OffenderTracker remembers every assessment of every agent for one
+// window and blocks agents whose decayed score crosses the threshold. It
+// is safe for concurrent use. With a Path, every change is written to the
+// file atomically under an exclusive lock, after re-reading the file, so
+// several processes may share it without losing records; reads (Score,
+// Recommend, Check) use the state as of this tracker's last change or
+// Refresh.
+type OffenderTracker struct {
+	cfg TrackerConfig
+
+	mu sync.Mutex
+	// st is guarded by mu.
+	st state
+}
+
+// NewOffenderTracker returns a tracker configured by cfg, loading the
+// state file if there is one. A file that cannot be parsed is ErrCorrupt:
+// the tracker is not created and the file is left untouched, so that
+// no record (and no block) is silently lost.
+func NewOffenderTracker(ctx context.Context, cfg TrackerConfig) (*OffenderTracker, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	t := &OffenderTracker{cfg: cfg, st: newState()}
+	if cfg.Path != "" {
+		if err := t.Refresh(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func (t *OffenderTracker) now() int64 { return t.cfg.Now().Unix() }
+
+func (t *OffenderTracker) windowSecs() int64 { return int64(t.cfg.Window / time.Second) }
+
+// Refresh re-reads the state file (a no-op without a Path) and prunes.
+func (t *OffenderTracker) Refresh(ctx context.Context) error {
+	if t.cfg.Path == "" {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st, err := loadState(ctx, t.cfg.Path)
+	if err != nil {
+		return err
+	}
+	t.st = st
+	t.st.prune(t.now() - t.windowSecs())
+	return nil
+}
+
+// update runs change on the current state and persists the result. With a
+// Path it holds the file lock, re-reads the file first (another process
+// may have written it) and writes it afterwards.
+func (t *OffenderTracker) update(ctx context.Context, change func(st *state, now int64)) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	now := t.now()
+	if t.cfg.Path == "" {
+		change(&t.st, now)
+		t.st.prune(now - t.windowSecs())
+		return nil
+	}
+	unlock, err := lockFile(ctx, t.cfg.Path+".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	st, err := loadState(ctx, t.cfg.Path)
+	if err != nil {
+		return err
+	}
+	change(&st, now)
+	st.prune(now - t.windowSecs())
+	// The new state applies in this process even if it cannot be saved:
+	// a block must not be lost to a full disk.
+	t.st = st
+	return saveState(ctx, t.cfg.Path, st)
+}
+
+// Record stores the assessment of agentID (benign ones too, as the
+// original does), prunes, and returns the agent's recommended escalation
+// afterwards. When that is Tier3Suspend or Tier4Revoke the agent is
+// blocked (see Check) until Reset; a block is raised, never lowered, by
+// later records.
+func (t *OffenderTracker) Record(ctx context.Context, agentID string, a Assessment) (Escalation, error) {
+	if agentID == "" {
+		return 0, fmt.Errorf("record offender: empty agent id: %w", ErrInvalidInput)
+	}
+	if !validScore(a.IntentScore) {
+		return 0, fmt.Errorf("record offender %q: intent score %v not in [0, 1]: %w", agentID, a.IntentScore, ErrInvalidInput)
+	}
+	var rec Escalation
+	err := t.update(ctx, func(st *state, now int64) {
+		st.Records = append(st.Records, Record{Timestamp: now, Score: a.IntentScore, AgentID: agentID})
+		score := st.score(agentID, now, t.cfg)
+		rec = recommend(score, t.cfg.Threshold)
+		if b, ok := st.Agents[agentID]; rec >= Tier3Suspend && (!ok || rec > b.Escalation) {
+			st.Agents[agentID] = Block{Escalation: rec, Since: now, Score: score}
+		}
+	})
+	if err != nil {
+		return rec, fmt.Errorf("record offender %q: %w", agentID, err)
+	}
+	return rec, nil
+}
+
+// Score is the original's agent_score: the sum, over the agent's records
+// no older than the window, of score × Decay^(age / (Window/2)). A record
+// stamped in the future (the clock went back) counts with age 0.
+func (t *OffenderTracker) Score(agentID string) float64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.st.score(agentID, t.now(), t.cfg)
+}
+
+// ShouldEscalate is the original's should_escalate: Score ≥ Threshold.
+func (t *OffenderTracker) ShouldEscalate(agentID string) bool {
+	return t.Score(agentID) >= t.cfg.Threshold
+}
+
+// Recommend is the original's recommend_escalation for the agent's
+// current score: ≥ 2×Threshold Tier4Revoke, ≥ Threshold Tier3Suspend,
+// ≥ Threshold/2 Tier2Alert, otherwise Tier1Log.
+func (t *OffenderTracker) Recommend(agentID string) Escalation {
+	return recommend(t.Score(agentID), t.cfg.Threshold)
+}
+
+func recommend(score, threshold float64) Escalation {
+	switch {
+	case score >= 2*threshold:
+		return Tier4Revoke
+	case score >= threshold:
+		return Tier3Suspend
+	case score >= 0.5*threshold:
+		return Tier2Alert
+	}
+	return Tier1Log
+}
+
+// Check returns nil when agentID may run, and otherwise a *BlockedError
+// matching ErrSuspended or ErrRevoked. The sandbox calls it before every
+// exec of the agent.
+func (t *OffenderTracker) Check(agentID string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b, ok := t.st.Agents[agentID]
+	if !ok {
+		return nil
+	}
+	return &BlockedError{AgentID: agentID, Block: b}
+}
+
+// Blocked returns the blocked agents and their blocks.
+func (t *OffenderTracker) Blocked() map[string]Block {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string]Block, len(t.st.Agents))
+	for id, b := range t.st.Agents {
+		out[id] = b
+	}
+	return out
+}
+
+// Reset lifts the agent's block and forgets its records (otherwise the
+// next record would block it again at once).
+func (t *OffenderTracker) Reset(ctx context.Context, agentID string) error {
+	err := t.update(ctx, func(st *state, _ int64) {
+		delete(st.Agents, agentID)
+		st.Records = slices.DeleteFunc(st.Records, func(r Record) bool { return r.AgentID == agentID })
+	})
+	if err != nil {
+		return fmt.Errorf("reset offender %q: %w", agentID, err)
+	}
+	return nil
+}
+
+// Prune drops the records older than the window (the original's prune);
+// Record and Refresh also do it. Blocks stay until Reset.
+func (t *OffenderTracker) Prune(ctx context.Context) error {
+	if err := t.update(ctx, func(*state, int64) {}); err != nil {
+		return fmt.Errorf("prune offenders: %w", err)
+	}
+	return nil
+}
+
+// Len returns the number of records held.
+func (t *OffenderTracker) Len() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.st.Records)
+}
+
+func validScore(s float64) bool { return s >= 0 && s <= 1 }

@@ -1,0 +1,357 @@
+package threat
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// clock is a settable clock for the tracker.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Unix(1_700_000_000, 0)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func max1() Assessment {
+	return Assessment{IntentScore: 1, Classification: Malicious, Escalation: Tier4Revoke}
+}
+
+func newTracker(t *testing.T, cfg TrackerConfig) *OffenderTracker {
+	t.Helper()
+	tr, err := NewOffenderTracker(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func TestTrackerEscalatesAfterThreeMaximal(t *testing.T) {
+	ctx := context.Background()
+	for _, persisted := range []bool{false, true} {
+		name := "memory"
+		cfg := TrackerConfig{Now: newClock().Now}
+		if persisted {
+			name, cfg.Path = "file", filepath.Join(t.TempDir(), "offenders.json")
+		}
+		t.Run(name, func(t *testing.T) {
+			tr := newTracker(t, cfg)
+			want := []Escalation{Tier1Log, Tier2Alert, Tier3Suspend, Tier3Suspend, Tier3Suspend, Tier4Revoke}
+			for i, w := range want {
+				if err := tr.Check("agent"); (err != nil) != (i >= 3) {
+					t.Fatalf("before record %d: Check = %v", i+1, err)
+				}
+				got, err := tr.Record(ctx, "agent", max1())
+				if err != nil || got != w {
+					t.Fatalf("record %d: %v, %v; want %v", i+1, got, err, w)
+				}
+				if i == 2 {
+					err := tr.Check("agent")
+					if !errors.Is(err, ErrSuspended) || errors.Is(err, ErrRevoked) {
+						t.Fatalf("after three maximal records: Check = %v, want ErrSuspended", err)
+					}
+					if !tr.ShouldEscalate("agent") || tr.Score("agent") != 3 {
+						t.Fatalf("score %v", tr.Score("agent"))
+					}
+				}
+			}
+			if err := tr.Check("agent"); !errors.Is(err, ErrRevoked) {
+				t.Fatalf("after six: Check = %v, want ErrRevoked", err)
+			}
+			if err := tr.Check("other"); err != nil {
+				t.Fatalf("another agent is blocked: %v", err)
+			}
+			if err := tr.Reset(ctx, "agent"); err != nil {
+				t.Fatal(err)
+			}
+			if err := tr.Check("agent"); err != nil || tr.Score("agent") != 0 {
+				t.Fatalf("after Reset: %v, score %v", err, tr.Score("agent"))
+			}
+		})
+	}
+}
+
+func TestTrackerBlockOutlivesDecay(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	tr := newTracker(t, TrackerConfig{Now: c.Now})
+	for range 3 {
+		if _, err := tr.Record(ctx, "a", max1()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Advance(2 * time.Hour)
+	if _, err := tr.Record(ctx, "a", Assessment{}); err != nil {
+		t.Fatal(err)
+	}
+	if tr.Score("a") != 0 || tr.Recommend("a") != Tier1Log {
+		t.Fatalf("score %v after two hours", tr.Score("a"))
+	}
+	err := tr.Check("a")
+	var be *BlockedError
+	if !errors.As(err, &be) || be.Escalation != Tier3Suspend || be.Score != 3 || be.Since != 1_700_000_000 {
+		t.Fatalf("Check = %#v, want the suspension to stay until Reset", err)
+	}
+	if want := `threat: agent "a" suspended since 2023-11-14T22:13:20Z (offender score 3.000); it stays suspended until reset`; err.Error() != want {
+		t.Errorf("error %q\nwant  %q", err, want)
+	}
+}
+
+func TestTrackerSpreadRecords(t *testing.T) {
+	// Three maximal records a second apart already decay below the
+	// threshold (0.5^(2/1800) + 0.5^(1/1800) + 1 ≈ 2.9988); a fourth
+	// within ten minutes crosses it.
+	ctx := context.Background()
+	c := newClock()
+	tr := newTracker(t, TrackerConfig{Now: c.Now})
+	for i := range 3 {
+		if i > 0 {
+			c.Advance(time.Second)
+		}
+		if got, _ := tr.Record(ctx, "a", max1()); got != [3]Escalation{Tier1Log, Tier2Alert, Tier2Alert}[i] {
+			t.Fatalf("record %d: %v", i+1, got)
+		}
+	}
+	want := 1 + math.Pow(0.5, 1.0/1800) + math.Pow(0.5, 2.0/1800)
+	if got := tr.Score("a"); math.Abs(got-want) > 1e-12 {
+		t.Fatalf("score %v, want %v", got, want)
+	}
+	c.Advance(10 * time.Minute)
+	if got, _ := tr.Record(ctx, "a", max1()); got != Tier3Suspend {
+		t.Fatalf("fourth record: %v (score %v)", got, tr.Score("a"))
+	}
+}
+
+func TestTrackerDecay(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	tr := newTracker(t, TrackerConfig{Now: c.Now})
+	if _, err := tr.Record(ctx, "a", max1()); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		after time.Duration
+		score float64
+	}{
+		{0, 1},
+		{30 * time.Minute, 0.5},
+		{60 * time.Minute, 0.25}, // a record exactly one window old still counts
+		{60*time.Minute + time.Second, 0},
+	}
+	start := c.Now()
+	for _, s := range steps {
+		c.mu.Lock()
+		c.t = start.Add(s.after)
+		c.mu.Unlock()
+		if got := tr.Score("a"); got != s.score {
+			t.Errorf("after %v: score %v, want %v", s.after, got, s.score)
+		}
+	}
+	if tr.Len() != 1 {
+		t.Fatalf("records were pruned without a Record or Prune: %d", tr.Len())
+	}
+	if err := tr.Prune(ctx); err != nil || tr.Len() != 0 {
+		t.Fatalf("Prune: %v, %d records left", err, tr.Len())
+	}
+}
+
+func TestTrackerPrunesOnRecord(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	tr := newTracker(t, TrackerConfig{Now: c.Now, Window: 10 * time.Second})
+	for range 5 {
+		tr.Record(ctx, "a", Assessment{IntentScore: 0.1})
+		c.Advance(4 * time.Second)
+	}
+	// Records at 0, 4, 8, 12, 16; the last Record ran at 16 and kept ≥ 6.
+	if tr.Len() != 3 {
+		t.Fatalf("%d records, want 3", tr.Len())
+	}
+}
+
+func TestTrackerCustomConfig(t *testing.T) {
+	c := newClock()
+	tr := newTracker(t, TrackerConfig{Now: c.Now, Window: 100 * time.Second, Decay: 0.25, Threshold: 1})
+	tr.Record(context.Background(), "a", Assessment{IntentScore: 0.8})
+	c.Advance(50 * time.Second)
+	if got := tr.Score("a"); got != 0.2 {
+		t.Fatalf("score %v, want 0.8 × 0.25", got)
+	}
+	if tr.Recommend("a") != Tier1Log {
+		t.Fatal(tr.Recommend("a"))
+	}
+}
+
+func TestTrackerInvalid(t *testing.T) {
+	for _, cfg := range []TrackerConfig{{Window: time.Millisecond}, {Decay: 1.5}, {Decay: -1}, {Threshold: -3}, {Threshold: math.Inf(1)}, {Decay: math.NaN()}} {
+		if _, err := NewOffenderTracker(context.Background(), cfg); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("%+v: %v, want ErrInvalidConfig", cfg, err)
+		}
+	}
+	tr := newTracker(t, TrackerConfig{})
+	for _, tc := range []struct {
+		agent string
+		score float64
+	}{{"", 0.5}, {"a", -0.1}, {"a", 1.5}, {"a", math.NaN()}} {
+		if _, err := tr.Record(context.Background(), tc.agent, Assessment{IntentScore: tc.score}); !errors.Is(err, ErrInvalidInput) {
+			t.Errorf("Record(%q, %v) = %v, want ErrInvalidInput", tc.agent, tc.score, err)
+		}
+	}
+}
+
+func TestTrackerPersistence(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	path := filepath.Join(t.TempDir(), "offenders.json")
+	a := newTracker(t, TrackerConfig{Now: c.Now, Path: path})
+	for range 3 {
+		a.Record(ctx, "bad", max1())
+	}
+	a.Record(ctx, "good", Assessment{IntentScore: 0.15})
+	c.Advance(10 * time.Minute)
+
+	b := newTracker(t, TrackerConfig{Now: c.Now, Path: path})
+	for _, id := range []string{"bad", "good"} {
+		if a.Score(id) != b.Score(id) {
+			t.Errorf("%s: score %v after reload, %v before", id, b.Score(id), a.Score(id))
+		}
+	}
+	if !errors.Is(b.Check("bad"), ErrSuspended) || b.Check("good") != nil {
+		t.Errorf("blocks after reload: %v, %v", b.Check("bad"), b.Check("good"))
+	}
+	for _, p := range []string{path, path + ".lock"} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, mode %v", p, err, fi.Mode())
+		}
+	}
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".offenders.json.*"))
+	if len(matches) != 0 {
+		t.Errorf("temporary files left: %v", matches)
+	}
+
+	// A Reset through b reaches a after a Refresh, and a's next Record
+	// keeps it (a re-reads the file under the lock before writing).
+	if err := b.Reset(ctx, "bad"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Refresh(ctx); err != nil || a.Check("bad") != nil {
+		t.Fatalf("after Refresh: %v, %v", err, a.Check("bad"))
+	}
+	a.Record(ctx, "good", Assessment{IntentScore: 0.15})
+	c2 := newTracker(t, TrackerConfig{Now: c.Now, Path: path})
+	if c2.Check("bad") != nil || c2.Len() != 2 {
+		t.Fatalf("final state: %v, %d records", c2.Check("bad"), c2.Len())
+	}
+}
+
+func TestTrackerCorruptFile(t *testing.T) {
+	ctx := context.Background()
+	for name, content := range map[string]string{
+		"garbage":         "not json",
+		"truncated":       `{"version":1,"records":[{"timestamp":1,"sco`,
+		"wrong version":   `{"version":2,"records":[],"agents":{}}`,
+		"score above one": `{"version":1,"records":[{"timestamp":1,"score":2,"agent_id":"a"}],"agents":{}}`,
+		"unknown field":   `{"version":1,"records":[],"agents":{},"extra":1}`,
+		"trailing data":   `{"version":1,"records":[],"agents":{}} {}`,
+		"bad block":       `{"version":1,"records":[],"agents":{"a":{"escalation":"Tier1Log","since":1,"score":1}}}`,
+		"empty":           ``,
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "offenders.json")
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := NewOffenderTracker(ctx, TrackerConfig{Path: path}); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("NewOffenderTracker = %v, want ErrCorrupt", err)
+			}
+			if b, _ := os.ReadFile(path); string(b) != content {
+				t.Fatalf("the corrupt file was changed to %q", b)
+			}
+		})
+	}
+
+	// A tracker whose file goes bad under it refuses to write over it.
+	path := filepath.Join(t.TempDir(), "offenders.json")
+	tr := newTracker(t, TrackerConfig{Path: path})
+	if _, err := tr.Record(ctx, "a", max1()); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, []byte("{oops"), 0o600)
+	if _, err := tr.Record(ctx, "a", max1()); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Record over a corrupt file: %v", err)
+	}
+	if err := tr.Reset(ctx, "a"); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Reset over a corrupt file: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "{oops" {
+		t.Fatalf("the corrupt file was overwritten: %q", b)
+	}
+}
+
+func TestTrackerConcurrent(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	path := filepath.Join(t.TempDir(), "offenders.json")
+	// Two trackers on one file stand for two processes.
+	trackers := []*OffenderTracker{newTracker(t, TrackerConfig{Now: c.Now, Path: path}), newTracker(t, TrackerConfig{Now: c.Now, Path: path})}
+	const goroutines, each = 6, 5
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			tr := trackers[g%2]
+			for range each {
+				if _, err := tr.Record(ctx, "a", Assessment{IntentScore: 0.01}); err != nil {
+					t.Error(err)
+				}
+				tr.Score("a")
+				tr.Check("a")
+			}
+		})
+	}
+	wg.Wait()
+	final := newTracker(t, TrackerConfig{Now: c.Now, Path: path})
+	if final.Len() != goroutines*each {
+		t.Fatalf("%d records, want %d: a writer lost another's records", final.Len(), goroutines*each)
+	}
+}
+
+func BenchmarkTrackerRecord(b *testing.B) {
+	for _, persisted := range []bool{false, true} {
+		name := "memory"
+		cfg := TrackerConfig{Window: 60 * time.Second}
+		if persisted {
+			name, cfg.Path = "file", filepath.Join(b.TempDir(), "offenders.json")
+		}
+		b.Run(name, func(b *testing.B) {
+			tr, err := NewOffenderTracker(context.Background(), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			a := Assessment{IntentScore: 0.01}
+			for b.Loop() {
+				if _, err := tr.Record(context.Background(), "agent", a); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
