@@ -42,6 +42,27 @@ func command(b []byte, ks, ke int) (int, int, bool) {
 	return ks, ke, true
 }
 
+// netCommand matches a network tool's name only when its argument looks
+// like one: an option, an address or a host name with a dot.
+func netCommand(b []byte, ks, ke int) (int, int, bool) {
+	if _, _, ok := command(b, ks, ke); !ok {
+		return 0, 0, false
+	}
+	p := ke
+	for p < len(b) && (b[p] == ' ' || b[p] == '\t') {
+		p++
+	}
+	if b[p] == '-' || isDigit(b[p]) {
+		return ks, ke, true
+	}
+	for q := p; q < len(b) && q < p+256 && isWord(b[q]) || q < len(b) && (b[q] == '.' || b[q] == ':' || b[q] == '-'); q++ {
+		if (b[q] == '.' || b[q] == ':') && q+1 < len(b) && isAlnum(b[q+1]) {
+			return ks, ke, true
+		}
+	}
+	return 0, 0, false
+}
+
 // regexpAt matches re (anchored with ^) at the keyword, within one line.
 func regexpAt(re string, boundBefore bool) func(b []byte, ks, ke int) (int, int, bool) {
 	r := regexp.MustCompile(re)
@@ -243,7 +264,7 @@ var codeRules = []*rule{
 	codeRule("reverse-shell", "data_exfiltration", Critical, "Reverse shell detected",
 		[]string{"mkfifo", "/dev/tcp/", "/dev/udp/", "nc -e", "ncat -e", "socat exec:", "bash -i >&"}, word),
 	codeRule("network-tools", "data_exfiltration", High, "Network tools detected",
-		[]string{"nc ", "ncat ", "socat ", "telnet ", "nmap "}, command),
+		[]string{"nc ", "ncat ", "socat ", "telnet ", "nmap "}, netCommand),
 	codeRule("sudo-su", "privilege_escalation", Critical, "Sudo/su detected",
 		[]string{"sudo ", "su -", "su root"}, func(b []byte, ks, ke int) (int, int, bool) {
 			switch ke - ks {

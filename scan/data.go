@@ -70,7 +70,19 @@ func dataPass(b []byte, emit func(Finding)) {
 	for i := 0; i < n; i++ {
 		c := b[i]
 		if c == ':' {
+			// The whole hex-and-colon token is consumed, reported or not,
+			// so that its pieces ("1a:2b:…" of a longer MAC) are not
+			// tried again as numbers.
 			if e := colonToken(b, i, emit); e > i {
+				i = e - 1
+			}
+			continue
+		}
+		if c == '-' && i >= 2 && isHex(b[i-1]) && isHex(b[i-2]) && !isDigit(b[i-2]) {
+			// A dash-separated MAC that starts with a hex letter has no
+			// digit at its start to trigger on.
+			if e := mac(b, i-2); e > 0 {
+				emit(dataFinding("mac-address", "pii_network", Low, "MAC address detected", i-2, e))
 				i = e - 1
 			}
 			continue
@@ -98,7 +110,7 @@ func numberAt(b []byte, p int, emit func(Finding)) int {
 			return e
 		}
 	}
-	if p > 0 && (isAlnum(b[p-1]) || b[p-1] == '.' || b[p-1] == '_' || (b[p-1] == '-' && p > 1 && isAlnum(b[p-2]))) {
+	if p > 0 && (isAlnum(b[p-1]) || b[p-1] == '.' || b[p-1] == '_' || b[p-1] == ':' || (b[p-1] == '-' && p > 1 && isAlnum(b[p-2]))) {
 		return 0
 	}
 	if e := ssn(b, p); e > 0 {
@@ -173,18 +185,22 @@ var cardNames = map[string]string{
 // card matches a payment card number of 13 to 19 digits, contiguous or in
 // groups (the first of four digits, the others of three to six) separated
 // by single spaces or dashes, whose issuer prefix and length fit a network
-// and whose Luhn check holds.
+// and whose Luhn check holds. When the groups run on (two cards in a row),
+// the longest run of whole groups that is a card wins.
 func card(b []byte, p int) (string, int) {
 	var digits [19]byte
 	nd := 0
 	var sep byte
 	group := 0
 	e := p
+	type cut struct{ nd, end int }
+	var cuts [8]cut // digit count and end at each group boundary
+	ncut := 0
 	for e < len(b) {
 		c := b[e]
 		if isDigit(c) {
 			if nd == len(digits) {
-				return "", 0
+				break
 			}
 			digits[nd] = c
 			nd++
@@ -193,9 +209,11 @@ func card(b []byte, p int) (string, int) {
 			continue
 		}
 		if (c == ' ' || c == '-') && e+1 < len(b) && isDigit(b[e+1]) && (sep == 0 || sep == c) {
-			if sep == 0 && group != 4 || group < 3 || group > 6 {
+			if sep == 0 && group != 4 || group < 3 || group > 6 || ncut == len(cuts) {
 				break
 			}
+			cuts[ncut] = cut{nd, e}
+			ncut++
 			sep = c
 			group = 0
 			e++
@@ -203,18 +221,28 @@ func card(b []byte, p int) (string, int) {
 		}
 		break
 	}
-	if sep != 0 && (group < 3 || group > 6) {
+	if (sep == 0 || group >= 3 && group <= 6) && endsNumber(b, e) {
+		if id := cardID(digits[:nd]); id != "" {
+			return id, e
+		}
+	}
+	if sep == 0 {
 		return "", 0
 	}
-	if nd < 13 || !endsNumber(b, e) {
-		return "", 0
+	for i := ncut - 1; i >= 0; i-- {
+		if id := cardID(digits[:cuts[i].nd]); id != "" {
+			return id, cuts[i].end
+		}
 	}
-	d := digits[:nd]
-	id := cardNetwork(d)
-	if id == "" || !luhn(d) {
-		return "", 0
+	return "", 0
+}
+
+// cardID names the network of a Luhn-valid number of 13 to 19 digits.
+func cardID(d []byte) string {
+	if len(d) < 13 || !luhn(d) {
+		return ""
 	}
-	return id, e
+	return cardNetwork(d)
 }
 
 // cardNetwork names the network whose prefixes and lengths fit d, or "".
@@ -364,6 +392,9 @@ func ipv4(b []byte, p int) int {
 			return 0
 		}
 	}
+	if q+1 < len(b) && b[q] == ':' && isDigit(b[q+1]) {
+		return q // a port follows
+	}
 	if !endsNumber(b, q) {
 		return 0
 	}
@@ -393,7 +424,7 @@ func mac(b []byte, p int) int {
 
 // colonToken looks at the hex-and-colon token around the ':' at i and
 // reports it when it is a MAC or an IPv6 address. It returns the end of
-// the token, or 0.
+// the token, or 0 when the ':' is part of no such token.
 func colonToken(b []byte, i int, emit func(Finding)) int {
 	s := i
 	for s > 0 && i-s < 45 && (isHex(b[s-1]) || b[s-1] == ':' || b[s-1] == '.') {
@@ -409,6 +440,7 @@ func colonToken(b []byte, i int, emit func(Finding)) int {
 	if (s > 0 && (isWord(b[s-1]) || b[s-1] == ':')) || wordAt(b, e) || e-s < 3 {
 		return 0
 	}
+	skip := e
 	if e-s == 17 && mac(b, s) == e {
 		emit(dataFinding("mac-address", "pii_network", Low, "MAC address detected", s, e))
 		return e
@@ -416,7 +448,7 @@ func colonToken(b []byte, i int, emit func(Finding)) int {
 	tok := b[s:e]
 	colons := bytes.Count(tok, []byte(":"))
 	if !bytes.Contains(tok, []byte("::")) && colons != 7 && !(colons == 6 && bytes.IndexByte(tok, '.') > 0) {
-		return 0
+		return skip
 	}
 	groups := 0
 	for _, g := range bytes.Split(tok, []byte(":")) {
@@ -425,11 +457,11 @@ func colonToken(b []byte, i int, emit func(Finding)) int {
 		}
 	}
 	if groups < 2 && string(tok) != "::1" {
-		return 0
+		return skip
 	}
 	a, err := netip.ParseAddr(string(tok))
 	if err != nil || !a.Is6() {
-		return 0
+		return skip
 	}
 	emit(dataFinding("ipv6-address", "pii_network", Low, "IP Address (IPv6) detected", s, e))
 	return e

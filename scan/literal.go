@@ -16,8 +16,8 @@ import "slices"
 // state. The rationale and the measurements are in the package's report
 // (RATIONALE: "Why not an Aho-Corasick library?").
 type literals struct {
-	pats    [][]byte // lower-case keywords
-	bitmap  [1 << 10]uint64
+	pats   [][]byte // lower-case keywords
+	bitmap [1 << 10]uint64
 	// index[k]..index[k+1] is the range of flat anchored on bigram k.
 	index  []uint32
 	flat   []anchor

@@ -101,9 +101,12 @@ func (e *engine) Scan(b []byte) []Finding {
 // normalize orders findings by start (longer first, then more severe) and
 // drops a finding whose span lies inside one already kept from the same
 // scanner, so that one secret gives one finding even when several keywords
-// of overlapping rules fired on it. Findings that touch a redaction marker
-// are dropped too: they were produced by an earlier redaction, and
-// reporting them would make redaction not idempotent.
+// of overlapping rules fired on it. A high-entropy finding is a fallback:
+// it is dropped when it overlaps any other secrets finding, as the
+// original ran its entropy detector only where no pattern matched.
+// Findings that touch a redaction marker are dropped too: they were
+// produced by an earlier redaction, and reporting them would make
+// redaction not idempotent.
 func normalize(b []byte, fs []Finding) []Finding {
 	slices.SortStableFunc(fs, func(x, y Finding) int {
 		if x.Start != y.Start {
@@ -114,11 +117,20 @@ func normalize(b []byte, fs []Finding) []Finding {
 		}
 		return int(y.Severity) - int(x.Severity)
 	})
+	var patterns [][2]int // spans of non-fallback secrets findings, by start
+	for _, f := range fs {
+		if f.Scanner == "secrets" && f.RuleID != "high-entropy" {
+			patterns = append(patterns, [2]int{f.Start, f.End})
+		}
+	}
 	markers := redactionMarkers(b)
 	out := fs[:0]
 	lastEnd := map[string]int{}
 	for _, f := range fs {
 		if e, ok := lastEnd[f.Scanner]; ok && f.End <= e {
+			continue
+		}
+		if f.RuleID == "high-entropy" && overlapsSorted(f.Start, f.End, patterns) {
 			continue
 		}
 		if overlapsAny(f.Start, f.End, markers) {
@@ -131,6 +143,23 @@ func normalize(b []byte, fs []Finding) []Finding {
 		return nil
 	}
 	return out
+}
+
+// overlapsSorted reports whether [s, e) overlaps one of spans, which are
+// ordered by start.
+func overlapsSorted(s, e int, spans [][2]int) bool {
+	i, _ := slices.BinarySearchFunc(spans, e, func(x [2]int, t int) int { return x[0] - t })
+	// Only spans starting before e can overlap; the secrets findings are
+	// few and rarely nested, so looking back is short.
+	for j := i - 1; j >= 0; j-- {
+		if spans[j][1] > s {
+			return true
+		}
+		if s-spans[j][0] > 1<<16 {
+			break
+		}
+	}
+	return false
 }
 
 // evidence keeps at most four leading and four trailing bytes of a match,

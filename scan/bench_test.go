@@ -1,0 +1,41 @@
+package scan
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/kavach-go/kavach/scan/internal/scancorpus"
+)
+
+var (
+	benchClean = scancorpus.Clean(8<<20, 1)
+	benchMixed = func() []byte {
+		// Clean text with one generated positive of every rule every ~4 KiB.
+		r := rand.New(rand.NewPCG(2, 3))
+		var pos []string
+		for _, ss := range truePositives(17, 2) {
+			pos = append(pos, ss...)
+		}
+		var b bytes.Buffer
+		for off := 0; off < len(benchClean); off += 4096 {
+			b.Write(benchClean[off:min(off+4096, len(benchClean))])
+			b.WriteString("\n" + pos[r.IntN(len(pos))] + "\n")
+		}
+		return b.Bytes()
+	}()
+)
+
+func benchScan(b *testing.B, s Scanner, in []byte) {
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		s.Scan(in)
+	}
+}
+
+func BenchmarkScanSecretsClean(b *testing.B) { benchScan(b, Secrets(), benchClean) }
+func BenchmarkScanCodeClean(b *testing.B)    { benchScan(b, Code(), benchClean) }
+func BenchmarkScanDataClean(b *testing.B)    { benchScan(b, Data(), benchClean) }
+func BenchmarkScanAllClean(b *testing.B)     { benchScan(b, All(), benchClean) }
+func BenchmarkScanAllMixed(b *testing.B)     { benchScan(b, All(), benchMixed) }
