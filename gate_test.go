@@ -3,6 +3,7 @@ package kavach
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -89,5 +90,36 @@ func TestExecGateDisabled(t *testing.T) {
 	res, err := sb.Exec(t.Context(), Shell("echo 10.1.2.3"))
 	if err != nil || string(res.Stdout) != "10.1.2.3\n" || res.Findings != nil {
 		t.Errorf("%+v %v", res, err)
+	}
+}
+
+func TestSpawnLineGate(t *testing.T) {
+	awsKey := "AKIA" + "QZ3KX7M4N2P5R6T8"
+	sb, _ := newTestSandbox(t, nil)
+	moveTo(t, sb, Running)
+	p, err := sb.Spawn(t.Context(), Command{
+		Args: []string{"/bin/sh", "-c", `echo ok; echo mail alice.smith@corp-mail.net; echo "key $K"; echo after`},
+		Env:  []string{"K=" + awsKey},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	done := make(chan struct{})
+	go func() { _, _ = io.Copy(&out, p.Stdout()); close(done) }()
+	res, err := p.Wait()
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	if !strings.HasPrefix(got, "ok\nmail [REDACTED:") || strings.Contains(got, awsKey) || strings.Contains(got, "after") {
+		t.Errorf("released %q", got)
+	}
+	if !p.Withheld() || res.Verdict != scan.Block || len(res.Findings) < 2 {
+		t.Errorf("withheld=%v verdict=%v findings=%v", p.Withheld(), res.Verdict, res.Findings)
+	}
+	if res.Stdout != nil {
+		t.Errorf("streamed result keeps output: %q", res.Stdout)
 	}
 }

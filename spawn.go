@@ -2,6 +2,7 @@ package kavach
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"syscall"
@@ -10,8 +11,10 @@ import (
 // Process is a command started by Spawn, whose output the caller reads
 // while it runs.
 type Process struct {
+	sb             *Sandbox
 	exec           *execution
 	stdout, stderr *stream
+	gates          [2]*lineGate // stdout, stderr; nil without the gate
 	once           sync.Once
 	res            *Result
 	err            error
@@ -23,17 +26,38 @@ type Process struct {
 // ctx kill it, and at most MaxOutput bytes per stream are kept; output
 // the caller has not read yet is buffered (never more than MaxOutput per
 // stream), so the command is never blocked by a slow reader.
+//
+// With the gate on, output is released a line at a time after each line
+// is scanned: lines with findings below the quarantine threshold are
+// redacted, and the first line that would be quarantined or blocked stops
+// the stream (nothing after it is released). When the command ends, the
+// whole output is scanned as Exec would scan it; Wait's Result carries
+// that authoritative verdict and its findings, and a quarantine stores
+// the original output.
 func (s *Sandbox) Spawn(ctx context.Context, cmd Command) (*Process, error) {
 	p := &Process{
+		sb:     s,
 		stdout: newStream(s.cfg.MaxOutput),
 		stderr: newStream(s.cfg.MaxOutput),
 	}
-	e, wait, err := s.start(ctx, cmd, p.stdout, p.stderr)
+	var stdout, stderr io.Writer = p.stdout, p.stderr
+	if s.cfg.Scan.Enabled {
+		p.gates[0] = newLineGate(*s.cfg.Scan, p.stdout, s.cfg.MaxOutput)
+		p.gates[1] = newLineGate(*s.cfg.Scan, p.stderr, s.cfg.MaxOutput)
+		stdout, stderr = p.gates[0], p.gates[1]
+	}
+	e, wait, err := s.start(ctx, cmd, stdout, stderr)
 	if err != nil {
 		return nil, err
 	}
 	p.exec, p.wait = e, wait
 	return p, nil
+}
+
+// Withheld reports whether the streaming gate stopped releasing output
+// because a line would have been quarantined or blocked.
+func (p *Process) Withheld() bool {
+	return p.gates[0] != nil && (p.gates[0].withheld() || p.gates[1].withheld())
 }
 
 // Stdout returns the command's standard output; it reaches EOF when the
@@ -45,12 +69,28 @@ func (p *Process) Stderr() io.Reader { return p.stderr }
 
 // Wait waits for the command to end and returns its Result, without
 // Stdout and Stderr (they were streamed). It may be called many times.
+// The caller should have read Stdout and Stderr to EOF, or stopped
+// wanting them: Wait does not wait for the reader.
 func (p *Process) Wait() (*Result, error) {
 	p.once.Do(func() {
 		p.res, p.err = p.wait()
+		if p.gates[0] != nil {
+			p.gates[0].close()
+			p.gates[1].close()
+		}
 		p.stdout.close()
 		p.stderr.close()
 		p.res.Truncated = p.stdout.truncated() || p.stderr.truncated()
+		if p.gates[0] != nil {
+			// Scan the whole output, as Exec would, for the verdict; what
+			// was released is already out, so only the report is kept.
+			p.res.Stdout, p.res.Stderr = p.gates[0].raw.Bytes(), p.gates[1].raw.Bytes()
+			p.res.Truncated = p.res.Truncated || p.gates[0].raw.Truncated() || p.gates[1].raw.Truncated()
+			if gerr := p.sb.gate(context.Background(), p.res); gerr != nil {
+				p.err = errors.Join(p.err, gerr)
+			}
+			p.res.Stdout, p.res.Stderr = nil, nil
+		}
 	})
 	return p.res, p.err
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/kavach-go/kavach"
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/policy"
+	"github.com/kavach-go/kavach/scan"
 )
 
 func init() { register(newRunCmd) }
@@ -40,6 +41,7 @@ type runFlags struct {
 	interactive bool
 	asJSON      bool
 	maxOutput   string
+	noScan      bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -70,6 +72,7 @@ executable; 127 not found; 128+N killed by signal N.`,
 	fl.BoolVarP(&f.interactive, "interactive", "i", false, "pass kavach's stdin to the command (default /dev/null)")
 	fl.BoolVar(&f.asJSON, "json", false, "print the full result as JSON instead of the command's output")
 	fl.StringVar(&f.maxOutput, "max-output", "1M", "bytes of output kept per stream; the rest is dropped")
+	fl.BoolVar(&f.noScan, "no-scan", false, "do not pass the output through the gate (secrets, code, personal data)")
 	return c
 }
 
@@ -145,6 +148,9 @@ func buildConfig(f *runFlags) (kavach.Config, error) {
 		return cfg, err
 	}
 	cfg.Policy, cfg.Timeout, cfg.Env, cfg.MaxOutput = p, f.timeout, f.env, int(mo)
+	gp := scan.DefaultGatePolicy()
+	gp.Enabled = !f.noScan
+	cfg.Scan = &gp
 	return cfg, nil
 }
 
@@ -173,8 +179,12 @@ func runRun(cmd *cobra.Command, f *runFlags, args []string) error {
 	} else {
 		res, err = stream(ctx, sb, c, cmd.OutOrStdout(), cmd.ErrOrStderr())
 	}
-	if err != nil {
+	if err != nil && (res == nil || !errors.Is(err, scan.ErrNoStore)) {
 		return commandError(err)
+	}
+	if res.Verdict >= scan.Quarantine && !f.asJSON {
+		fmt.Fprintf(cmd.ErrOrStderr(), "kavach: output withheld from the first offending line on: verdict %s, %d finding(s)%s\n",
+			res.Verdict, len(res.Findings), quarantineNote(res, err))
 	}
 	if derr := sb.Destroy(context.WithoutCancel(ctx)); derr != nil {
 		return derr
@@ -223,6 +233,16 @@ func stream(ctx context.Context, sb *kavach.Sandbox, c kavach.Command, stdout, s
 	res, err := p.Wait()
 	wg.Wait()
 	return res, err
+}
+
+func quarantineNote(res *kavach.Result, err error) string {
+	switch {
+	case res.QuarantineID != "":
+		return ", quarantined as " + res.QuarantineID
+	case err != nil:
+		return " (" + err.Error() + ")"
+	}
+	return ""
 }
 
 // resultCode maps a Result to kavach run's exit code.
