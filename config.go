@@ -6,9 +6,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kavach-go/kavach/audit"
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/guard"
 	"github.com/kavach-go/kavach/policy"
 	"github.com/kavach-go/kavach/scan"
+	"github.com/kavach-go/kavach/threat"
 )
 
 // Defaults for Config fields left zero.
@@ -51,6 +54,20 @@ type Config struct {
 	// Quarantine verdict makes Exec fail (the output is withheld, never
 	// silently dropped).
 	Quarantine scan.Store
+	// Guard configures the pre-exec checks (blocked commands, sensitive
+	// paths, shell metacharacters). The zero value is the original's
+	// defaults in report-only mode: violations are scored and audited, and
+	// only the types listed in Guard.Deny refuse an exec.
+	Guard guard.Config
+	// Threat, when set with an AgentID, records every exec's threat
+	// assessment for the agent. A suspended agent's execs fail with
+	// threat.ErrSuspended; reaching Tier4 revokes the agent and destroys
+	// all its sandboxes. Share one tracker between sandboxes.
+	Threat *threat.OffenderTracker
+	// Audit, when set, receives every lifecycle event and every exec
+	// (argv with secrets redacted, exit, duration, score, findings,
+	// violations, verdict, quarantine id, threat). Share one writer.
+	Audit *audit.Writer
 	// Backends replaces the built-in backend list (for tests and embedding).
 	Backends []backend.Backend
 	// Logger receives debug logs; nil discards them.
@@ -71,6 +88,9 @@ func (c *Config) normalize() error {
 		return fmt.Errorf("%w: max output %d is negative", ErrInvalidConfig, c.MaxOutput)
 	}
 	if err := c.Policy.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if err := c.Guard.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err := validEnv(c.Env); err != nil {

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/guard"
 	"github.com/kavach-go/kavach/scan"
 	"github.com/kavach-go/kavach/score"
+	"github.com/kavach-go/kavach/threat"
 )
 
 // Command is one program to run: argv, never a shell string.
@@ -65,6 +67,10 @@ type Result struct {
 	// QuarantineID names the stored original output on a Quarantine
 	// verdict (Stdout and Stderr then hold the redacted output).
 	QuarantineID string `json:"quarantine_id,omitempty"`
+	// Violations are the guards' findings about the command itself.
+	Violations []guard.Violation `json:"violations,omitempty"`
+	// Threat scores the intent behind the findings and violations.
+	Threat threat.Assessment `json:"threat"`
 }
 
 // execution is one running command, tracked so that Stop, Destroy and
@@ -185,6 +191,10 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 // started is killed. When ctx ends, the error matches ctx.Err() and the
 // partial Result is returned with it.
 func (s *Sandbox) Exec(ctx context.Context, cmd Command) (*Result, error) {
+	vs, err := s.preExec(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
 	stdout := &boundedBuffer{limit: s.cfg.MaxOutput}
 	stderr := &boundedBuffer{limit: s.cfg.MaxOutput}
 	_, wait, err := s.start(ctx, cmd, stdout, stderr)
@@ -194,10 +204,9 @@ func (s *Sandbox) Exec(ctx context.Context, cmd Command) (*Result, error) {
 	res, err := wait()
 	res.Stdout, res.Stderr = stdout.Bytes(), stderr.Bytes()
 	res.Truncated = stdout.Truncated() || stderr.Truncated()
-	if gerr := s.gate(ctx, res); gerr != nil {
-		return res, errors.Join(err, gerr)
-	}
-	return res, err
+	gerr := s.gate(ctx, res)
+	perr := s.postExec(ctx, cmd, res, vs)
+	return res, errors.Join(err, gerr, perr)
 }
 
 // gate scans res's output and replaces it with what may leave the

@@ -71,6 +71,12 @@ func Create(ctx context.Context, cfg Config) (*Sandbox, error) {
 		gateImpl:  scan.NewGate(*cfg.Scan, cfg.Quarantine),
 	}
 	s.cfg.Logger = cfg.Logger.With(slog.String("sandbox_id", s.id), slog.String("backend", b.Kind().String()))
+	if err := s.audit(ctx, EventCreate, map[string]any{
+		"sandbox_id": s.id, "agent_id": cfg.AgentID, "backend": b.Kind().String(), "policy": cfg.Policy,
+	}); err != nil {
+		return nil, fmt.Errorf("create sandbox: %w", err)
+	}
+	trackAgent(s)
 	return s, nil
 }
 
@@ -190,10 +196,31 @@ func (s *Sandbox) Transition(ctx context.Context, to State) error {
 		s.stopped = now
 	}
 	s.cfg.Logger.Debug("transition", slog.String("from", from.String()), slog.String("to", to.String()))
-	if err != nil {
-		return fmt.Errorf("destroy sandbox %s: %w", s.id, err)
+	payload := map[string]any{"sandbox_id": s.id, "agent_id": s.cfg.AgentID, "from": from.String()}
+	if from == Created && to == Running {
+		payload["enforced"] = s.enforced
+		payload["score"] = s.score.Value
 	}
-	return nil
+	aerr := s.audit(ctx, transitionEvent(from, to), payload)
+	if err != nil {
+		return errors.Join(fmt.Errorf("destroy sandbox %s: %w", s.id, err), aerr)
+	}
+	return aerr
+}
+
+func transitionEvent(from, to State) string {
+	switch to {
+	case Running:
+		if from == Paused {
+			return EventResume
+		}
+		return EventStart
+	case Paused:
+		return EventPause
+	case Stopped:
+		return EventStop
+	}
+	return EventDestroy
 }
 
 func verb(to State) string {
@@ -226,6 +253,7 @@ func (s *Sandbox) createLocked(ctx context.Context) error {
 
 func (s *Sandbox) destroyLocked(ctx context.Context) error {
 	close(s.destroyed)
+	untrackAgent(s)
 	s.killAllLocked()
 	if s.sb == nil {
 		return nil

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync"
 	"syscall"
+
+	"github.com/kavach-go/kavach/guard"
 )
 
 // Process is a command started by Spawn, whose output the caller reads
@@ -15,6 +17,8 @@ type Process struct {
 	exec           *execution
 	stdout, stderr *stream
 	gates          [2]*lineGate // stdout, stderr; nil without the gate
+	cmd            Command
+	violations     []guard.Violation
 	once           sync.Once
 	res            *Result
 	err            error
@@ -35,10 +39,16 @@ type Process struct {
 // that authoritative verdict and its findings, and a quarantine stores
 // the original output.
 func (s *Sandbox) Spawn(ctx context.Context, cmd Command) (*Process, error) {
+	vs, err := s.preExec(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
 	p := &Process{
-		sb:     s,
-		stdout: newStream(s.cfg.MaxOutput),
-		stderr: newStream(s.cfg.MaxOutput),
+		cmd:        cmd,
+		violations: vs,
+		sb:         s,
+		stdout:     newStream(s.cfg.MaxOutput),
+		stderr:     newStream(s.cfg.MaxOutput),
 	}
 	var stdout, stderr io.Writer = p.stdout, p.stderr
 	if s.cfg.Scan.Enabled {
@@ -90,6 +100,9 @@ func (p *Process) Wait() (*Result, error) {
 				p.err = errors.Join(p.err, gerr)
 			}
 			p.res.Stdout, p.res.Stderr = nil, nil
+		}
+		if perr := p.sb.postExec(context.Background(), p.cmd, p.res, p.violations); perr != nil {
+			p.err = errors.Join(p.err, perr)
 		}
 	})
 	return p.res, p.err
