@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kavach-go/kavach"
+	"github.com/kavach-go/kavach/audit"
 	"github.com/kavach-go/kavach/backend"
 )
 
@@ -140,5 +142,35 @@ func TestParseMount(t *testing.T) {
 		if _, err := parseMount(bad); err == nil {
 			t.Errorf("parseMount(%q) accepted", bad)
 		}
+	}
+}
+
+func TestRunAuditLog(t *testing.T) {
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key")
+	if err := os.WriteFile(keyFile, []byte("0123456789abcdef0123456789abcdef"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(dir, "audit.jsonl")
+	code, _, stderr := run(t, "", "run", "-b", "noop", "--audit-log", logFile, "--audit-key-file", keyFile, "--agent-id", "a1", "--", "true")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []string{`"genesis"`, `"sandbox.create"`, `"sandbox.start"`, `"exec"`, `"sandbox.destroy"`} {
+		if !strings.Contains(string(b), ev) {
+			t.Errorf("audit log lacks %s", ev)
+		}
+	}
+	key, _ := audit.LoadKey(keyFile)
+	if _, err := audit.Verify(t.Context(), logFile, key); err != nil {
+		t.Errorf("verify: %v", err)
+	}
+	code, _, stderr = run(t, "", "run", "-b", "noop", "--audit-log", logFile, "--", "true")
+	if code != 125 || !strings.Contains(stderr, "--audit-key-file") {
+		t.Errorf("log without key: %d %q", code, stderr)
 	}
 }

@@ -19,9 +19,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kavach-go/kavach"
+	"github.com/kavach-go/kavach/audit"
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/policy"
 	"github.com/kavach-go/kavach/scan"
+	"github.com/kavach-go/kavach/threat"
 )
 
 func init() { register(newRunCmd) }
@@ -42,6 +44,10 @@ type runFlags struct {
 	asJSON      bool
 	maxOutput   string
 	noScan      bool
+	auditLog    string
+	auditKey    string
+	agentID     string
+	threatState string
 }
 
 func newRunCmd() *cobra.Command {
@@ -73,6 +79,10 @@ executable; 127 not found; 128+N killed by signal N.`,
 	fl.BoolVar(&f.asJSON, "json", false, "print the full result as JSON instead of the command's output")
 	fl.StringVar(&f.maxOutput, "max-output", "1M", "bytes of output kept per stream; the rest is dropped")
 	fl.BoolVar(&f.noScan, "no-scan", false, "do not pass the output through the gate (secrets, code, personal data)")
+	fl.StringVar(&f.auditLog, "audit-log", "", "append every event to this HMAC-chained audit log (needs --audit-key-file)")
+	fl.StringVar(&f.auditKey, "audit-key-file", "", "file holding the audit log's HMAC key")
+	fl.StringVar(&f.agentID, "agent-id", "", "agent on whose behalf the command runs (threat tracking, audit)")
+	fl.StringVar(&f.threatState, "threat-state", "", "offender tracker state file; with --agent-id, a suspended agent cannot run")
 	return c
 }
 
@@ -161,6 +171,11 @@ func runRun(cmd *cobra.Command, f *runFlags, args []string) error {
 	}
 	ctx, stop := context.WithCancel(cmd.Context())
 	defer stop()
+	closeAll, err := openSinks(ctx, f, &cfg)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
 	sb, err := kavach.Create(ctx, cfg)
 	if err != nil {
 		return err
@@ -203,6 +218,44 @@ func runRun(cmd *cobra.Command, f *runFlags, args []string) error {
 		return exitCode(code, nil)
 	}
 	return nil
+}
+
+// openSinks opens the audit log and the threat tracker the flags name.
+func openSinks(ctx context.Context, f *runFlags, cfg *kavach.Config) (func(), error) {
+	closers := []func(){}
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	if (f.auditLog == "") != (f.auditKey == "") {
+		return closeAll, errors.New("--audit-log and --audit-key-file go together")
+	}
+	if f.auditLog != "" {
+		key, err := audit.LoadKey(f.auditKey)
+		if err != nil {
+			return closeAll, err
+		}
+		w, err := audit.Open(ctx, f.auditLog, key)
+		if err != nil {
+			return closeAll, err
+		}
+		closers = append(closers, func() { _ = w.Close() })
+		cfg.Audit = w
+	}
+	if f.threatState != "" && f.agentID == "" {
+		return closeAll, errors.New("--threat-state needs --agent-id")
+	}
+	cfg.AgentID = f.agentID
+	if f.threatState != "" {
+		tr, err := threat.NewOffenderTracker(ctx, threat.TrackerConfig{Path: f.threatState})
+		if err != nil {
+			closeAll()
+			return func() {}, err
+		}
+		cfg.Threat = tr
+	}
+	return closeAll, nil
 }
 
 // stream runs c with its output copied live to stdout and stderr, and
