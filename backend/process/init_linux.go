@@ -1,0 +1,605 @@
+package process
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/kavach-go/kavach/internal/landlock"
+	"github.com/kavach-go/kavach/internal/reexec"
+)
+
+func init() { reexec.Register(initRole, initMain) }
+
+// Fds of the protocol (see protocol_linux.go).
+const (
+	fdConfig = 3
+	fdStatus = 4
+)
+
+// stageError names the init stage that failed.
+type stageError struct {
+	stage string
+	path  string
+	err   error
+}
+
+func (e *stageError) Error() string { return e.stage + ": " + e.err.Error() }
+
+func stage(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &stageError{stage: name, err: err}
+}
+
+func send(m statusMsg) {
+	b, _ := json.Marshal(m)
+	b = append(b, '\n')
+	_, _ = unix.Write(fdStatus, b)
+}
+
+func fail(err error) {
+	m := statusMsg{T: "error", Stage: "init", Msg: err.Error()}
+	var se *stageError
+	if errors.As(err, &se) {
+		m.Stage, m.Path, m.Msg = se.stage, se.path, se.err.Error()
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		m.Errno = int(errno)
+	}
+	send(m)
+	os.Exit(1)
+}
+
+// initMain is the sandbox init, pid 1 of the new namespaces.
+func initMain() {
+	// Everything that restricts the command is applied to this thread
+	// only, and the command is forked from it.
+	runtime.LockOSThread()
+	// Descriptors kavach itself inherited without close-on-exec would
+	// otherwise reach the command.
+	if err := unix.CloseRange(fdConfig, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		cloexecAll()
+	}
+	// Not dumpable: processes of the sandbox cannot ptrace the init or
+	// open its /proc files.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	cfg, err := readConfig()
+	if err != nil {
+		fail(stage("read config", err))
+	}
+	if err := buildRoot(cfg); err != nil {
+		fail(err)
+	}
+	if cfg.WaitGo {
+		send(statusMsg{T: "ready"})
+		var b [1]byte
+		if n, err := unix.Read(fdConfig, b[:]); n != 1 {
+			fail(stage("wait for parent", fmt.Errorf("read: %v", err)))
+		}
+	}
+	unix.Close(fdConfig)
+	// The cgroup namespace is created now that the parent has put the
+	// init in the sandbox's group, so that the group is the root inside.
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		fail(stage("unshare cgroup namespace", err))
+	}
+	// Forward signals before the command exists so none is lost; the
+	// channel is drained once the pid is known.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGALRM)
+	pid, err := lastStage(cfg)
+	if err != nil {
+		fail(err)
+	}
+	send(statusMsg{T: "started"})
+	go func() {
+		for sig := range sigs {
+			_ = unix.Kill(pid, sig.(syscall.Signal))
+		}
+	}()
+	code, sig := reap(pid)
+	send(statusMsg{T: "exit", Code: code, Sig: sig})
+	os.Exit(0)
+}
+
+// cloexecAll marks every open descriptor above 2 close-on-exec, for
+// kernels without close_range(CLOSE_RANGE_CLOEXEC).
+func cloexecAll() {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		fail(stage("list descriptors", err))
+	}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
+}
+
+func readConfig() (*initConfig, error) {
+	var hdr [4]byte
+	f := os.NewFile(fdConfig, "config")
+	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, binary.BigEndian.Uint32(hdr[:]))
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, err
+	}
+	var cfg initConfig
+	if err := json.Unmarshal(buf, &cfg); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// reap reaps every child until the command has exited, then kills what
+// is left in the pid namespace and reaps it too. It returns the command's
+// exit code or signal.
+func reap(pid int) (code, sig int) {
+	done := false
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return code, sig
+		}
+		if wpid == pid && !done {
+			done = true
+			if ws.Signaled() {
+				code, sig = -1, int(ws.Signal())
+			} else {
+				code = ws.ExitStatus()
+			}
+			// pid 1 is spared by kill(-1); everything else goes.
+			_ = unix.Kill(-1, unix.SIGKILL)
+		}
+	}
+}
+
+// Mount flags the root's pieces get.
+const (
+	msRO = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
+)
+
+func buildRoot(cfg *initConfig) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return stage("make mounts private", err)
+	}
+	R := cfg.Root
+	var filesSize int
+	for _, f := range cfg.Files {
+		filesSize += len(f.Data) + 4096
+	}
+	rootOpts := fmt.Sprintf("mode=0755,size=%d", 4<<20+filesSize)
+	if err := unix.Mount("kavach", R, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, rootOpts); err != nil {
+		return stage("mount root tmpfs", err)
+	}
+	for _, e := range cfg.Entries {
+		dst := R + e.Path
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return stage("mkdir "+e.Path, err)
+		}
+		switch {
+		case e.Link != "":
+			if err := os.Symlink(e.Link, dst); err != nil {
+				return stage("symlink "+e.Path, err)
+			}
+		default:
+			if err := bindRO(e.Path, dst, e.File); err != nil {
+				return stage("bind "+e.Path, err)
+			}
+		}
+	}
+	for name, data := range cfg.Etc {
+		if err := os.WriteFile(R+"/etc/"+name, []byte(data), 0o644); err != nil {
+			return stage("write /etc/"+name, err)
+		}
+	}
+	if err := buildDev(R); err != nil {
+		return err
+	}
+	if err := buildProc(R); err != nil {
+		return err
+	}
+	if err := os.Mkdir(R+"/tmp", 0o1777); err != nil {
+		return stage("mkdir /tmp", err)
+	}
+	if cfg.TmpDir != "" {
+		if err := unix.Mount(cfg.TmpDir, R+"/tmp", "", unix.MS_BIND, ""); err != nil {
+			return stage("bind /tmp", err)
+		}
+	} else if err := unix.Mount("tmpfs", R+"/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, fmt.Sprintf("mode=1777,size=%dm", cfg.TmpSizeMB)); err != nil {
+		return stage("mount /tmp", err)
+	}
+	if err := bindRW(cfg.Workdir, R+WorkdirPath, false); err != nil {
+		return stage("bind workdir", err)
+	}
+	if cfg.DataDir != "" {
+		if err := bindRW(cfg.DataDir, R+cfg.DataDir, false); err != nil {
+			return stage("bind data_dir", err)
+		}
+	}
+	for _, m := range cfg.Mounts {
+		fi, err := os.Stat(m.Source)
+		if err != nil {
+			return stage("mount "+m.Target, err)
+		}
+		file := !fi.IsDir()
+		if m.ReadOnly {
+			err = bindRO(m.Source, R+m.Target, file)
+		} else {
+			err = bindRW(m.Source, R+m.Target, file)
+		}
+		if err != nil {
+			return stage("mount "+m.Target, err)
+		}
+	}
+	for _, f := range cfg.Files {
+		dst := R + f.Path
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return stage("file "+f.Path, err)
+		}
+		if err := writeFileMode(dst, f.Data, f.Mode, cfg.UID, cfg.GID); err != nil {
+			return stage("file "+f.Path, err)
+		}
+	}
+	if err := unix.Sethostname([]byte("kavach")); err != nil {
+		return stage("sethostname", err)
+	}
+	if cfg.OwnNet {
+		if err := loopbackUp(); err != nil {
+			return stage("bring up lo", err)
+		}
+	}
+	if err := unix.Mount("", R+"/dev", "", unix.MS_REMOUNT|unix.MS_BIND|msRO|unix.MS_NOEXEC, ""); err != nil {
+		return stage("remount /dev read-only", err)
+	}
+	if err := unix.Mount("", R, "", unix.MS_REMOUNT|unix.MS_BIND|msRO, ""); err != nil {
+		return stage("remount root read-only", err)
+	}
+	// pivot_root(".", ".") stacks the old root on the new one; detaching
+	// it leaves only the new root, with no directory for the old one.
+	if err := unix.Chdir(R); err != nil {
+		return stage("chdir root", err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return stage("pivot_root", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return stage("detach old root", err)
+	}
+	return stage("chdir /", unix.Chdir("/"))
+}
+
+func writeFileMode(path string, data []byte, mode uint32, uid, gid int) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	for len(data) > 0 {
+		n, err := unix.Write(fd, data)
+		if err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	if err := unix.Fchown(fd, uid, gid); err != nil {
+		return err
+	}
+	return unix.Fchmod(fd, mode&0o7777)
+}
+
+var devices = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+func buildDev(R string) error {
+	dev := R + "/dev"
+	if err := os.Mkdir(dev, 0o755); err != nil {
+		return stage("mkdir /dev", err)
+	}
+	if err := unix.Mount("kavach-dev", dev, "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=0755,size=64k"); err != nil {
+		return stage("mount /dev", err)
+	}
+	for _, d := range devices {
+		if err := touch(dev + "/" + d); err != nil {
+			return stage("create /dev/"+d, err)
+		}
+		// Device nodes cannot be made in a user namespace: bind the host's.
+		if err := unix.Mount("/dev/"+d, dev+"/"+d, "", unix.MS_BIND, ""); err != nil {
+			return stage("bind /dev/"+d, err)
+		}
+	}
+	for name, target := range map[string]string{
+		"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+		"stderr": "/proc/self/fd/2", "ptmx": "pts/ptmx", "core": "/proc/kcore",
+	} {
+		if name == "core" {
+			continue
+		}
+		if err := os.Symlink(target, dev+"/"+name); err != nil {
+			return stage("symlink /dev/"+name, err)
+		}
+	}
+	for _, d := range []string{"pts", "shm"} {
+		if err := os.Mkdir(dev+"/"+d, 0o755); err != nil {
+			return stage("mkdir /dev/"+d, err)
+		}
+	}
+	if err := unix.Mount("devpts", dev+"/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
+		return stage("mount /dev/pts", err)
+	}
+	if err := unix.Mount("shm", dev+"/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777,size=64m"); err != nil {
+		return stage("mount /dev/shm", err)
+	}
+	return nil
+}
+
+// procMasked are /proc files hidden behind /dev/null; procReadOnly are
+// bound read-only over themselves.
+var (
+	procMasked   = []string{"kcore", "keys", "timer_list", "sysrq-trigger", "latency_stats", "sched_debug"}
+	procReadOnly = []string{"sys", "bus", "fs", "irq"}
+)
+
+func buildProc(R string) error {
+	p := R + "/proc"
+	if err := os.Mkdir(p, 0o555); err != nil {
+		return stage("mkdir /proc", err)
+	}
+	if err := unix.Mount("proc", p, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return stage("mount /proc", err)
+	}
+	for _, m := range procMasked {
+		err := unix.Mount(R+"/dev/null", p+"/"+m, "", unix.MS_BIND, "")
+		if err != nil && err != unix.ENOENT {
+			return stage("mask /proc/"+m, err)
+		}
+	}
+	for _, m := range procReadOnly {
+		err := unix.Mount(p+"/"+m, p+"/"+m, "", unix.MS_BIND|unix.MS_REC, "")
+		if err == unix.ENOENT {
+			continue
+		}
+		if err == nil {
+			err = remountRO(p + "/" + m)
+		}
+		if err != nil {
+			return stage("read-only /proc/"+m, err)
+		}
+	}
+	return nil
+}
+
+func touch(path string) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return err
+	}
+	return unix.Close(fd)
+}
+
+func mkTarget(dst string, file bool) error {
+	if file {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		return touch(dst)
+	}
+	return os.MkdirAll(dst, 0o755)
+}
+
+func bindRO(src, dst string, file bool) error {
+	if err := mkTarget(dst, file); err != nil {
+		return err
+	}
+	if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	return remountRO(dst)
+}
+
+func bindRW(src, dst string, file bool) error {
+	if err := mkTarget(dst, file); err != nil {
+		return err
+	}
+	if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return err
+	}
+	return unix.Mount("", dst, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_NOSUID|unix.MS_NODEV|lockedFlags(dst), "")
+}
+
+// lockedFlags returns the flags of the mount at path that a user
+// namespace may not clear on remount.
+func lockedFlags(path string) uintptr {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return 0
+	}
+	var f uintptr
+	for _, m := range []struct{ st, ms int64 }{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
+		{unix.ST_RDONLY, unix.MS_RDONLY},
+	} {
+		if st.Flags&m.st != 0 {
+			f |= uintptr(m.ms)
+		}
+	}
+	return f
+}
+
+func remountRO(dst string) error {
+	return unix.Mount("", dst, "", unix.MS_REMOUNT|unix.MS_BIND|msRO|lockedFlags(dst), "")
+}
+
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// Linux capability ABI (linux/capability.h).
+const capV3 = 0x20080522
+
+type capHeader struct {
+	version uint32
+	pid     int32
+}
+
+type capData struct{ effective, permitted, inheritable uint32 }
+
+// Secure bits that keep uid 0 without capabilities for good.
+const securebitsNoRoot = 1<<0 | 1<<1 | // NOROOT, locked
+	1<<2 | 1<<3 | // NO_SETUID_FIXUP, locked
+	1<<5 | // KEEP_CAPS locked (off)
+	1<<6 | 1<<7 // NO_CAP_AMBIENT_RAISE, locked
+
+func rawErr(name string, errno syscall.Errno) error {
+	if errno == 0 {
+		return nil
+	}
+	return stage(name, errno)
+}
+
+// lastStage restricts the locked thread and forks the command from it.
+func lastStage(cfg *initConfig) (int, error) {
+	for c := 0; c <= cfg.LastCap; c++ {
+		if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0, 0); e != 0 && e != unix.EINVAL {
+			return 0, rawErr("drop bounding capabilities", e)
+		}
+	}
+	if cfg.Root0 {
+		if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_SECUREBITS, securebitsNoRoot, 0, 0, 0, 0); e != 0 {
+			return 0, rawErr("set securebits", e)
+		}
+	} else {
+		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
+			return 0, rawErr("setgroups", e)
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(cfg.GID), uintptr(cfg.GID), uintptr(cfg.GID)); e != 0 {
+			return 0, rawErr("setresgid", e)
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(cfg.UID), uintptr(cfg.UID), uintptr(cfg.UID)); e != 0 {
+			return 0, rawErr("setresuid", e)
+		}
+	}
+	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); e != 0 {
+		return 0, rawErr("clear ambient capabilities", e)
+	}
+	hdr := capHeader{version: capV3}
+	var data [2]capData
+	if _, _, e := unix.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
+		return 0, rawErr("capset", e)
+	}
+	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
+		return 0, rawErr("no_new_privs", e)
+	}
+	if cfg.Landlock != nil {
+		if _, err := landlock.RestrictThread(landlock.Config{
+			ABI:          cfg.Landlock.ABI,
+			Rules:        cfg.Landlock.Rules,
+			RestrictTCP:  cfg.Landlock.RestrictTCP,
+			ConnectPorts: cfg.Landlock.Ports,
+			Scoped:       cfg.Landlock.Scoped,
+		}); err != nil {
+			return 0, stage("landlock", err)
+		}
+	}
+	path, err := lookPath(cfg.Args[0], cfg.Env)
+	if err != nil {
+		return 0, &stageError{stage: "exec", path: cfg.Args[0], err: err}
+	}
+	if cfg.Seccomp != "" {
+		if err := applySeccomp(cfg.Seccomp); err != nil {
+			return 0, stage("seccomp", err)
+		}
+	}
+	pid, err := syscall.ForkExec(path, cfg.Args, &syscall.ProcAttr{
+		Dir:   cfg.Dir,
+		Env:   cfg.Env,
+		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return 0, &stageError{stage: "exec", path: cfg.Args[0], err: err}
+	}
+	for _, r := range cfg.Rlimits {
+		lim := unix.Rlimit{Cur: r.Value, Max: r.Value}
+		if err := unix.Prlimit(pid, r.Resource, &lim, nil); err != nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			return 0, stage("rlimit", err)
+		}
+	}
+	return pid, nil
+}
+
+// lookPath finds name on the command's PATH, as the command's credentials
+// see it.
+func lookPath(name string, env []string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, checkExec(name)
+	}
+	pathEnv := "/usr/local/bin:/usr/bin:/bin"
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	var firstErr error = unix.ENOENT
+	for dir := range strings.SplitSeq(pathEnv, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + name
+		err := checkExec(p)
+		if err == nil {
+			return p, nil
+		}
+		if err != unix.ENOENT && err != unix.ENOTDIR && firstErr == unix.ENOENT {
+			firstErr = err
+		}
+	}
+	return "", firstErr
+}
+
+func checkExec(p string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return unix.EACCES
+	}
+	return unix.Faccessat(unix.AT_FDCWD, p, unix.X_OK, unix.AT_EACCESS)
+}

@@ -1,0 +1,56 @@
+package process
+
+import (
+	"github.com/kavach-go/kavach/backend"
+)
+
+// Identities inside the sandbox; see the package documentation.
+const (
+	// SandboxUID is the uid and gid the command runs as when kavach runs
+	// as root.
+	SandboxUID = 1000
+	// HostIDBase is the host uid and gid that uid 0 inside maps to when
+	// kavach runs as root; uid n inside is HostIDBase+n on the host. Like
+	// a subuid range, it belongs to no host user.
+	HostIDBase = 0x70000000
+)
+
+// WorkdirPath is where the workdir is mounted inside the sandbox, and the
+// default working directory of commands.
+const WorkdirPath = "/work"
+
+// Backend is the process backend.
+type Backend struct {
+	opts options
+}
+
+type options struct {
+	noCgroups bool
+	stateDir  string
+}
+
+// Option configures the backend.
+type Option func(*options)
+
+// WithoutCgroups makes the backend use no cgroups, as on a host without
+// cgroup access: limits fall back to rlimits when the policy is best
+// effort, and fail otherwise. Pause and Resume are then unsupported.
+func WithoutCgroups() Option { return func(o *options) { o.noCgroups = true } }
+
+// WithStateDir sets the host directory under which sandboxes keep their
+// state (fresh workdirs, /tmp, the root mount point); default os.TempDir.
+func WithStateDir(dir string) Option { return func(o *options) { o.stateDir = dir } }
+
+// New returns the process backend.
+func New(opts ...Option) *Backend {
+	b := &Backend{}
+	for _, o := range opts {
+		o(&b.opts)
+	}
+	return b
+}
+
+var _ backend.Backend = (*Backend)(nil)
+
+// Kind returns backend.Process.
+func (*Backend) Kind() backend.Kind { return backend.Process }

@@ -1,0 +1,303 @@
+package process
+
+// The parent ↔ init protocol. Start re-executes this binary in the role
+// "process-init" with fds 0-2 the command's stdio, fd 3 the read end of
+// the config pipe and fd 4 the write end of the status pipe:
+//
+//	parent (kavach)                                 init (pid 1, new namespaces)
+//	───────────────                                 ────────────────────────────
+//	clone(/proc/self/exe, CLONE_NEW{USER,PID,NS,
+//	      NET,UTS,IPC}); Go writes uid/gid maps ──▶ Go runtime starts, role dispatch
+//	add init's pid to the sandbox cgroup
+//	config: u32 big-endian length + JSON ───fd 3──▶ read config
+//	                                                build the root: tmpfs, binds,
+//	                                                /etc, /dev, /proc, /tmp, workdir,
+//	                                                files, hostname, lo up, pivot_root
+//	         (only when Spec.Prepare is set:)
+//	                          ◀───fd 4─── {"t":"ready"}
+//	Prepare(ctx, initPID)
+//	"g" ───────────────────────────────────fd 3──▶ go on
+//	                                                unshare(CLONE_NEWCGROUP)
+//	                                                locked thread: drop bounding set,
+//	                                                setgroups/setresgid/setresuid (or
+//	                                                securebits), clear caps, no_new_privs,
+//	                                                Landlock, seccomp; fork+exec command
+//	                          ◀───fd 4─── {"t":"started"}   or   {"t":"error",...}; exit 1
+//	Start returns the Proc                          reap, forward signals
+//	                                                command exited: kill(-1, SIGKILL),
+//	                                                reap everything
+//	                          ◀───fd 4─── {"t":"exit","code":c,"sig":s}; exit 0
+//	Wait: reap init (the kernel has killed the
+//	whole pid namespace with it), read the exit
+//	message, compare the cgroup's OOM count.
+//
+// Messages on fd 4 are JSON lines. If the init dies without an exit
+// message (Kill sends it SIGKILL), Wait reports the signal that killed it.
+// Both pipes are close-on-exec in the init, so the command inherits only
+// fds 0-2.
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/internal/reexec"
+	"github.com/kavach-go/kavach/policy"
+)
+
+// initRole is the reexec role of the sandbox init.
+const initRole = "process-init"
+
+// initConfig is everything the init needs, sent on fd 3.
+type initConfig struct {
+	Root      string            `json:"root"`    // host dir the new root's tmpfs is mounted on
+	Entries   []rootEntry       `json:"entries"` // system binds and symlinks
+	Etc       map[string]string `json:"etc"`     // generated /etc files
+	Workdir   string            `json:"workdir"` // host dir bound at WorkdirPath
+	TmpDir    string            `json:"tmp"`     // host dir bound at /tmp; "" = a fresh tmpfs
+	TmpSizeMB uint64            `json:"tmp_mb"`
+	DataDir   string            `json:"data_dir,omitempty"`
+	Mounts    []policy.Mount    `json:"mounts,omitempty"`
+	Files     []backend.File    `json:"files,omitempty"`
+	OwnNet    bool              `json:"own_net"`
+	Root0     bool              `json:"root0"` // the command keeps uid 0 (unprivileged host)
+	UID       int               `json:"uid"`
+	GID       int               `json:"gid"`
+	LastCap   int               `json:"last_cap"`
+	Landlock  *landlockPlan     `json:"landlock,omitempty"`
+	Seccomp   string            `json:"seccomp,omitempty"`
+	Rlimits   []rlimit          `json:"rlimits,omitempty"`
+	WaitGo    bool              `json:"wait_go,omitempty"`
+
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Dir  string   `json:"dir"`
+}
+
+// statusMsg is one message of the init on fd 4.
+type statusMsg struct {
+	T     string `json:"t"` // ready, started, error, exit
+	Stage string `json:"stage,omitempty"`
+	Msg   string `json:"msg,omitempty"`
+	Errno int    `json:"errno,omitempty"`
+	Path  string `json:"path,omitempty"`
+	Code  int    `json:"code,omitempty"`
+	Sig   int    `json:"sig,omitempty"`
+}
+
+func (m *statusMsg) err() error {
+	var inner error = errors.New(m.Msg)
+	if m.Errno != 0 {
+		inner = syscall.Errno(m.Errno)
+	}
+	if m.Stage == "exec" {
+		return &ExecError{Path: m.Path, Err: inner}
+	}
+	if m.Errno != 0 {
+		inner = fmt.Errorf("%s: %w", m.Msg, syscall.Errno(m.Errno))
+	}
+	return &InitError{Stage: m.Stage, Err: inner}
+}
+
+// proc is a started command.
+type proc struct {
+	s       *sandbox
+	cmd     *exec.Cmd
+	status  *os.File
+	exitMsg chan *statusMsg
+	cleanup func()
+	oomBase uint64
+
+	once sync.Once
+	st   backend.ExitStatus
+	err  error
+}
+
+// spawn starts cfg's command in a fresh init; see the protocol above.
+func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig) (_ *proc, err error) {
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	stR, stW, err := os.Pipe()
+	if err != nil {
+		cfgR.Close()
+		cfgW.Close()
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	cmd := reexec.Command(initRole)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
+	cmd.ExtraFiles = []*os.File{cfgR, stW}
+	cmd.SysProcAttr = s.sysProcAttr()
+	// WaitDelay bounds how long Wait waits for a Stdin reader that never
+	// ends once the init has exited; stdout and stderr reach EOF then
+	// anyway, because every process holding them is dead.
+	cmd.WaitDelay = 250 * time.Millisecond
+	err = cmd.Start()
+	cfgR.Close()
+	stW.Close()
+	if err != nil {
+		cfgW.Close()
+		stR.Close()
+		return nil, fmt.Errorf("start sandbox init: %w", err)
+	}
+	p := &proc{s: s, cmd: cmd, status: stR, exitMsg: make(chan *statusMsg, 1)}
+	defer func() {
+		if err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			stR.Close()
+			if p.cleanup != nil {
+				p.cleanup()
+			}
+		}
+	}()
+	defer cfgW.Close()
+	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
+	defer stop()
+	ctxErr := func(err error) error {
+		if cerr := ctx.Err(); cerr != nil {
+			return fmt.Errorf("start: %w", cerr)
+		}
+		return err
+	}
+
+	if s.cg != nil {
+		if p.oomBase, err = s.cg.OOMKills(); err != nil {
+			return nil, err
+		}
+		if err := s.cg.Add(cmd.Process.Pid); err != nil {
+			return nil, ctxErr(err)
+		}
+	}
+	if err := writeConfig(cfgW, cfg); err != nil {
+		return nil, ctxErr(fmt.Errorf("send sandbox config: %w", err))
+	}
+	rd := bufio.NewReader(stR)
+	if cfg.WaitGo {
+		m, err := readMsg(rd)
+		if err != nil {
+			return nil, ctxErr(err)
+		}
+		if m.T != "ready" {
+			return nil, ctxErr(m.err())
+		}
+		cleanup, err := s.spec.Prepare(ctx, cmd.Process.Pid)
+		if err != nil {
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		p.cleanup = cleanup
+		if _, err := cfgW.Write([]byte{'g'}); err != nil {
+			return nil, ctxErr(fmt.Errorf("resume sandbox init: %w", err))
+		}
+	}
+	m, err := readMsg(rd)
+	if err != nil {
+		return nil, ctxErr(err)
+	}
+	if m.T != "started" {
+		return nil, ctxErr(m.err())
+	}
+	go func() {
+		// The only message left is the exit status; EOF without it means
+		// the init was killed.
+		m, err := readMsg(rd)
+		if err != nil || m.T != "exit" {
+			m = nil
+		}
+		p.exitMsg <- m
+	}()
+	return p, nil
+}
+
+func writeConfig(w io.Writer, cfg *initConfig) error {
+	data, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 4, 4+len(data))
+	binary.BigEndian.PutUint32(buf, uint32(len(data)))
+	_, err = w.Write(append(buf, data...))
+	return err
+}
+
+func readMsg(rd *bufio.Reader) (*statusMsg, error) {
+	line, err := rd.ReadBytes('\n')
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &InitError{Stage: "startup", Err: errors.New("init exited without a status (see the command's stderr)")}
+		}
+		return nil, fmt.Errorf("read sandbox init status: %w", err)
+	}
+	var m statusMsg
+	if err := json.Unmarshal(line, &m); err != nil {
+		return nil, fmt.Errorf("read sandbox init status %q: %w", line, err)
+	}
+	return &m, nil
+}
+
+// Wait waits for the command and everything it started.
+func (p *proc) Wait() (backend.ExitStatus, error) {
+	p.once.Do(func() {
+		werr := p.cmd.Wait()
+		m := <-p.exitMsg
+		p.status.Close()
+		switch {
+		case m != nil:
+			p.st = backend.ExitStatus{Code: m.Code, Signal: syscall.Signal(m.Sig)}
+		default:
+			ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+			switch {
+			case ok && ws.Signaled():
+				p.st = backend.ExitStatus{Code: -1, Signal: ws.Signal()}
+			case werr != nil:
+				p.err = fmt.Errorf("wait for sandbox init: %w", werr)
+			default:
+				p.err = fmt.Errorf("sandbox init exited with status %d without reporting the command's", p.cmd.ProcessState.ExitCode())
+			}
+		}
+		if p.s.cg != nil {
+			if n, err := p.s.cg.OOMKills(); err == nil && n > p.oomBase {
+				p.st.OOM = true
+			}
+		}
+		if p.cleanup != nil {
+			p.cleanup()
+		}
+		p.s.forget(p)
+	})
+	return p.st, p.err
+}
+
+// Signal sends sig to the command through the init; SIGKILL kills the
+// whole sandbox process tree, as Kill does.
+func (p *proc) Signal(sig syscall.Signal) error {
+	if sig == syscall.SIGKILL {
+		return p.Kill()
+	}
+	if sig == syscall.SIGSTOP {
+		return fmt.Errorf("signal %v: cannot be forwarded; use Sandbox.Pause", sig)
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("signal: %w", err)
+	}
+	return nil
+}
+
+// Kill kills the init, and with it every process of its pid namespace.
+func (p *proc) Kill() error {
+	if err := p.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill: %w", err)
+	}
+	return nil
+}
