@@ -474,3 +474,47 @@ func BenchmarkInterpret(b *testing.B) {
 		})
 	}
 }
+
+// TestLongJumps compiles a synthetic profile whose actions alternate on
+// every syscall number, so the search tree's left halves outgrow a jump
+// offset and the JGE+JA form is used, and checks it like the real ones.
+func TestLongJumps(t *testing.T) {
+	a := archs["amd64"]
+	p := &profile{name: "alternating", def: actionENOSYS}
+	for name, nr := range a.table {
+		act := actionAllow
+		if nr%2 == 1 {
+			act = actionEPERM
+		}
+		r := rule{name: name, action: act}
+		if nr%50 == 7 {
+			r.clauses = []clause{when(actionAllow, eq(0, nr), masked(1, 0xf0, 0x30))}
+		}
+		p.rules = append(p.rules, r)
+	}
+	prog, _, err := compile(p, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := false
+	for i, in := range prog[:len(prog)-1] {
+		if in.Code == opJgeK && in.Jt == 0 && in.Jf == 1 && prog[i+1].Code == opJa && prog[i+1].K > 255 {
+			long = true
+		}
+	}
+	if !long {
+		t.Fatalf("%d instructions and no long jump: the test does not reach the JGE+JA form", len(prog))
+	}
+	for nr := uint32(0); nr < 520; nr++ {
+		for _, args := range [][6]uint64{{}, {uint64(nr), 0x35}, {uint64(nr), 0x45}} {
+			d := seccompData{nr: nr, arch: a.audit, args: args}
+			got, err := interpret(prog, d)
+			if err != nil {
+				t.Fatalf("nr %d: %v", nr, err)
+			}
+			if want := p.verdict(a, d); got != want {
+				t.Fatalf("nr %d args %x: program %v, rules %v", nr, args, got, want)
+			}
+		}
+	}
+}
