@@ -3,14 +3,15 @@ package scan
 import (
 	"bytes"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/kavach-go/kavach/scan/internal/scancorpus"
 )
 
 var (
-	benchClean = scancorpus.Clean(8<<20, 1)
-	benchMixed = func() []byte {
+	benchClean = sync.OnceValue(func() []byte { return scancorpus.Clean(8<<20, 1) })
+	benchMixed = sync.OnceValue(func() []byte {
 		// Clean text with one generated positive of every rule every ~4 KiB.
 		r := rand.New(rand.NewPCG(2, 3))
 		var pos []string
@@ -18,12 +19,13 @@ var (
 			pos = append(pos, ss...)
 		}
 		var b bytes.Buffer
-		for off := 0; off < len(benchClean); off += 4096 {
-			b.Write(benchClean[off:min(off+4096, len(benchClean))])
+		clean := benchClean()
+		for off := 0; off < len(clean); off += 4096 {
+			b.Write(clean[off:min(off+4096, len(clean))])
 			b.WriteString("\n" + pos[r.IntN(len(pos))] + "\n")
 		}
 		return b.Bytes()
-	}()
+	})
 )
 
 func benchScan(b *testing.B, s Scanner, in []byte) {
@@ -34,8 +36,8 @@ func benchScan(b *testing.B, s Scanner, in []byte) {
 	}
 }
 
-func BenchmarkScanSecretsClean(b *testing.B) { benchScan(b, Secrets(), benchClean) }
-func BenchmarkScanCodeClean(b *testing.B)    { benchScan(b, Code(), benchClean) }
-func BenchmarkScanDataClean(b *testing.B)    { benchScan(b, Data(), benchClean) }
-func BenchmarkScanAllClean(b *testing.B)     { benchScan(b, All(), benchClean) }
-func BenchmarkScanAllMixed(b *testing.B)     { benchScan(b, All(), benchMixed) }
+func BenchmarkScanSecretsClean(b *testing.B) { benchScan(b, Secrets(), benchClean()) }
+func BenchmarkScanCodeClean(b *testing.B)    { benchScan(b, Code(), benchClean()) }
+func BenchmarkScanDataClean(b *testing.B)    { benchScan(b, Data(), benchClean()) }
+func BenchmarkScanAllClean(b *testing.B)     { benchScan(b, All(), benchClean()) }
+func BenchmarkScanAllMixed(b *testing.B)     { benchScan(b, All(), benchMixed()) }

@@ -13,7 +13,7 @@ import (
 // right place.
 func TestCorpusRecall(t *testing.T) {
 	tp := truePositives(42, 40)
-	clean := scancorpus.Clean(64<<10, 7)
+	clean := scancorpus.Clean(8<<10, 7)
 	r := rand.New(rand.NewPCG(3, 4))
 	total, found := 0, 0
 	for id, samples := range tp {

@@ -69,6 +69,9 @@ func dataPass(b []byte, emit func(Finding)) {
 	n := len(b)
 	for i := 0; i < n; i++ {
 		c := b[i]
+		if !dataTrigger[c] {
+			continue
+		}
 		if c == ':' {
 			// The whole hex-and-colon token is consumed, reported or not,
 			// so that its pieces ("1a:2b:…" of a longer MAC) are not
@@ -100,6 +103,15 @@ func dataPass(b []byte, emit func(Finding)) {
 		i = end - 1
 	}
 }
+
+// dataTrigger marks the bytes at which dataPass looks closer.
+var dataTrigger = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	t[':'], t['-'] = true, true
+	return t
+}()
 
 // numberAt tries the digit-led detectors at the start p of a run of digits
 // and returns the end of what it reported, or 0.

@@ -20,6 +20,11 @@ type reOpts struct {
 	value int
 	// check validates the value; nil accepts it.
 	check func(v []byte) bool
+	// assign asks for ':' or '=' within 48 bytes after the keyword before
+	// the regexp runs: the assignment rules' keywords ("password",
+	// "token") are common words, and this test is far cheaper than a
+	// failed regexp.
+	assign bool
 }
 
 // reMatch builds a match function that runs re, which must start with ^,
@@ -28,7 +33,10 @@ func reMatch(re *regexp.Regexp, o reOpts) func(b []byte, ks, ke int) (int, int, 
 	if o.window == 0 {
 		o.window = 512
 	}
-	return func(b []byte, ks, _ int) (int, int, bool) {
+	return func(b []byte, ks, ke int) (int, int, bool) {
+		if o.assign && bytes.IndexAny(b[ke:min(len(b), ke+48)], ":=") < 0 {
+			return 0, 0, false
+		}
 		for d := 0; d <= o.back; d++ {
 			s := ks - d
 			if s < 0 {

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestScanExitCodes(t *testing.T) {
+	tests := []struct {
+		name, stdin string
+		code        int
+		verdict     string
+	}{
+		{"clean", "build ok\n", 0, "Pass"},
+		{"warn", "mail bob@corp.io\n", 1, "Warn"},
+		{"quarantine", "chmod 4755 /tmp/x\n", 2, "Quarantine"},
+		{"block", "ssn 123-45-" + "6789\n", 3, "Block"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errs := run(t, tt.stdin, "scan", "--json")
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr %q", code, tt.code, errs)
+			}
+			var rep struct {
+				Verdict  string `json:"verdict"`
+				Findings []struct {
+					Scanner, Rule, Category, Severity, Evidence string
+					Start, End                                  int
+				} `json:"findings"`
+			}
+			if err := json.Unmarshal([]byte(out), &rep); err != nil {
+				t.Fatalf("json: %v\n%s", err, out)
+			}
+			if rep.Verdict != tt.verdict {
+				t.Fatalf("verdict %q, want %q", rep.Verdict, tt.verdict)
+			}
+			for _, f := range rep.Findings {
+				if f.Start < 0 || f.End > len(tt.stdin) || f.Rule == "" || f.Scanner == "" {
+					t.Errorf("bad finding %+v", f)
+				}
+			}
+			if tt.code != 0 && len(rep.Findings) == 0 {
+				t.Fatal("no findings")
+			}
+		})
+	}
+}
+
+func TestScanFileAndText(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "out.txt")
+	if err := os.WriteFile(p, []byte("x\nrm -rf /srv\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, "", "scan", p)
+	if code != 3 || !strings.Contains(out, "code/destructive-operation") || !strings.Contains(out, "verdict: block") {
+		t.Fatalf("exit %d, out %q", code, out)
+	}
+	code, _, errs := run(t, "", "scan", filepath.Join(t.TempDir(), "missing"))
+	if code != 125 || !strings.HasPrefix(errs, "kavach: read input:") {
+		t.Fatalf("missing file: exit %d, stderr %q", code, errs)
+	}
+}
