@@ -2,7 +2,6 @@ package threat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,18 +9,23 @@ import (
 	"testing"
 )
 
-// FuzzDecodeState feeds arbitrary bytes to the state file loader: it must
-// not panic, must reject with ErrCorrupt without touching the file, and
-// whatever it accepts must survive a save and reload unchanged.
-func FuzzDecodeState(f *testing.F) {
-	f.Add([]byte(`{"version":1,"records":[{"timestamp":1700000000,"score":0.9,"agent_id":"a"}],"agents":{"a":{"escalation":"Tier3Suspend","since":1700000000,"score":3.2}}}`))
-	f.Add([]byte(`{"version":1,"records":[],"agents":{}}`))
-	f.Add([]byte(`{"version":1,"records":null,"agents":{}}`))
-	f.Add([]byte(`{"version":1,"records":[{"timestamp":-9223372036854775808,"score":1e-320,"agent_id":"\u0000"}],"agents":{"b":{"escalation":"tier4_revoke","since":0,"score":1e300}}}`))
-	f.Add([]byte(`[]`))
+// FuzzParseJournal feeds arbitrary bytes to the state file loader: it must
+// not panic; what it rejects must be ErrCorrupt, refused by
+// NewOffenderTracker with the file left as it was; what it accepts must
+// survive compaction (snapshot and reload) unchanged.
+func FuzzParseJournal(f *testing.F) {
+	h := journalHeader + "\n"
+	f.Add([]byte(h + `{"op":"record","timestamp":1700000000,"score":0.9,"agent_id":"a"}` + "\n" +
+		`{"op":"block","agent_id":"a","escalation":"Tier3Suspend","since":1700000000,"score":3.2}` + "\n"))
+	f.Add([]byte(h + `{"op":"reset","agent_id":"a"}` + "\n"))
+	f.Add([]byte(h + `{"op":"record","timestamp":-9223372036854775808,"score":1e-320,"agent_id":"\u0000"}` + "\n" +
+		`{"op":"block","agent_id":"b","escalation":"tier4_revoke","since":0,"score":1e300}` + "\n"))
+	f.Add([]byte(h + `{"op":"rec`))
+	f.Add([]byte(`{"kavach_off`))
+	f.Add([]byte(h + "\n"))
 	f.Add([]byte{0xff, 0xfe})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		st, err := decodeState(data)
+		entries, consumed, torn, err := parseJournal(data, 0)
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("error %v does not match ErrCorrupt", err)
@@ -38,13 +42,27 @@ func FuzzDecodeState(f *testing.F) {
 			}
 			return
 		}
-		b, err := json.Marshal(st)
-		if err != nil {
-			t.Fatalf("marshal accepted state: %v", err)
+		if consumed > int64(len(data)) || torn != (consumed < int64(len(data))) {
+			t.Fatalf("consumed %d of %d, torn %v", consumed, len(data), torn)
 		}
-		back, err := decodeState(b)
-		if err != nil || !reflect.DeepEqual(back, st) {
-			t.Fatalf("round trip: %v\n%+v\n%+v", err, back, st)
+		st := newState()
+		for _, e := range entries {
+			st.apply(e)
+		}
+		b, err := snapshot(&st)
+		if err != nil {
+			t.Fatalf("snapshot: %v", err)
+		}
+		back, n, torn, err := parseJournal(b, 0)
+		if err != nil || torn || n != int64(len(b)) {
+			t.Fatalf("snapshot does not parse: %v", err)
+		}
+		st2 := newState()
+		for _, e := range back {
+			st2.apply(e)
+		}
+		if !reflect.DeepEqual(st, st2) {
+			t.Fatalf("round trip:\n%+v\n%+v", st, st2)
 		}
 	})
 }

@@ -2,42 +2,110 @@ package threat
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
+	"maps"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 )
 
-// stateVersion is the version of the state file format.
-const stateVersion = 1
-
-// maxStateSize bounds the state file read into memory. At ~80 bytes a
-// record this is over 100,000 records per window.
-const maxStateSize = 16 << 20
-
-// state is the tracker's whole state and the JSON state file:
+// The state file is a journal: a header line, then one JSON object per
+// line, each an operation applied in order.
 //
-//	{"version":1,
-//	 "records":[{"timestamp":1700000000,"score":0.9,"agent_id":"a"}],
-//	 "agents":{"a":{"escalation":"Tier3Suspend","since":1700000000,"score":3.2}}}
+//	{"kavach_offenders":1}
+//	{"op":"record","timestamp":1700000000,"score":0.9,"agent_id":"a"}
+//	{"op":"block","agent_id":"a","escalation":"Tier3Suspend","since":1700000000,"score":3.2}
+//	{"op":"reset","agent_id":"a"}
 //
-// Records use the original's OffenderRecord field names.
+// A record line carries the original's OffenderRecord fields. Appending
+// one line per Record keeps the cost of an exec independent of how many
+// records the window holds; the file is rewritten (compacted) to its live
+// records and blocks once dead lines outnumber live ones.
+const journalHeader = `{"kavach_offenders":1}`
+
+// maxJournalRead bounds what one load reads into memory.
+const maxJournalRead = 64 << 20
+
+// Operations of the journal.
+const (
+	opRecord = "record"
+	opBlock  = "block"
+	opReset  = "reset"
+)
+
+// entry is one journal line.
+type entry struct {
+	Op         string      `json:"op"`
+	Timestamp  int64       `json:"timestamp,omitempty"`
+	Score      float64     `json:"score,omitempty"`
+	AgentID    string      `json:"agent_id"`
+	Escalation *Escalation `json:"escalation,omitempty"`
+	Since      int64       `json:"since,omitempty"`
+}
+
+func recordEntry(r Record) entry {
+	return entry{Op: opRecord, Timestamp: r.Timestamp, Score: r.Score, AgentID: r.AgentID}
+}
+
+func blockEntry(id string, b Block) entry {
+	esc := b.Escalation
+	return entry{Op: opBlock, AgentID: id, Escalation: &esc, Since: b.Since, Score: b.Score}
+}
+
+// validate checks what the tracker relies on: a known op, an agent id, a
+// score in [0, 1] for a record, a Tier3Suspend or Tier4Revoke block with a
+// finite non-negative score.
+func (e entry) validate() error {
+	if e.AgentID == "" {
+		return errors.New("empty agent id")
+	}
+	switch e.Op {
+	case opRecord:
+		if !validScore(e.Score) || e.Escalation != nil || e.Since != 0 {
+			return fmt.Errorf("bad record (score %v)", e.Score)
+		}
+	case opBlock:
+		if e.Escalation == nil || *e.Escalation < Tier3Suspend || *e.Escalation > Tier4Revoke ||
+			!(e.Score >= 0) || math.IsInf(e.Score, 0) || e.Timestamp != 0 {
+			return errors.New("bad block")
+		}
+	case opReset:
+		if e.Escalation != nil || e.Score != 0 || e.Since != 0 || e.Timestamp != 0 {
+			return errors.New("bad reset")
+		}
+	default:
+		return fmt.Errorf("unknown op %q", e.Op)
+	}
+	return nil
+}
+
+// state is the tracker's state: the records in the order they were made,
+// and the blocked agents.
 type state struct {
-	Version int              `json:"version"`
-	Records []Record         `json:"records"`
-	Agents  map[string]Block `json:"agents"`
+	Records []Record
+	Agents  map[string]Block
 }
 
-func newState() state {
-	return state{Version: stateVersion, Records: []Record{}, Agents: map[string]Block{}}
+func newState() state { return state{Records: []Record{}, Agents: map[string]Block{}} }
+
+// apply applies one validated entry.
+func (st *state) apply(e entry) {
+	switch e.Op {
+	case opRecord:
+		st.Records = append(st.Records, Record{Timestamp: e.Timestamp, Score: e.Score, AgentID: e.AgentID})
+	case opBlock:
+		st.Agents[e.AgentID] = Block{Escalation: *e.Escalation, Since: e.Since, Score: e.Score}
+	case opReset:
+		delete(st.Agents, e.AgentID)
+		st.Records = slices.DeleteFunc(st.Records, func(r Record) bool { return r.AgentID == e.AgentID })
+	}
 }
+
+// live is the number of journal lines a compacted file would hold.
+func (st *state) live() int { return len(st.Records) + len(st.Agents) }
 
 // score sums the agent's records in the window, in record order, as the
 // original's agent_score does.
@@ -61,111 +129,93 @@ func (st *state) prune(cutoff int64) {
 	st.Records = slices.DeleteFunc(st.Records, func(r Record) bool { return r.Timestamp < cutoff })
 }
 
-// decodeState parses and validates a state file.
-func decodeState(b []byte) (state, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
+// parseJournal parses the complete lines of b, which starts at byte
+// offset start of the file (start 0 means b begins with the header). It
+// returns the entries and how many bytes they took; a last line without a
+// newline is not consumed (torn reports it), because it is either being
+// written or was torn by a crash. A complete line that does not parse is
+// ErrCorrupt, and then nothing is returned to apply.
+func parseJournal(b []byte, start int64) (entries []entry, consumed int64, torn bool, err error) {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			if !tornLine(b, start+consumed) {
+				return nil, 0, false, fmt.Errorf("at byte %d: unterminated line that no writer started: %w", start+consumed, ErrCorrupt)
+			}
+			return entries, consumed, true, nil
+		}
+		line := b[:i]
+		at := start + consumed
+		if at == 0 {
+			if string(line) != journalHeader {
+				return nil, 0, false, fmt.Errorf("line 1 is not the header %s: %w", journalHeader, ErrCorrupt)
+			}
+		} else {
+			e, err := decodeEntry(line)
+			if err != nil {
+				return nil, 0, false, fmt.Errorf("at byte %d: %v: %w", at, err, ErrCorrupt)
+			}
+			entries = append(entries, e)
+		}
+		consumed += int64(i + 1)
+		b = b[i+1:]
+	}
+	return entries, consumed, false, nil
+}
+
+// tornLine reports whether an unterminated last line at offset at can be
+// the start of a line a writer was appending (and may have been cut off
+// by a crash): a prefix of the header at offset 0, otherwise a line that
+// begins (or is a beginning of) {"op":" and is no longer than a line can
+// be. Anything else is not ours, and cutting it off would lose data.
+func tornLine(b []byte, at int64) bool {
+	if at == 0 {
+		return bytes.HasPrefix([]byte(journalHeader), b)
+	}
+	const start = `{"op":"`
+	return len(b) <= maxLine && (bytes.HasPrefix(b, []byte(start)) || bytes.HasPrefix([]byte(start), b))
+}
+
+// maxLine bounds a torn line; agent ids are short.
+const maxLine = 64 << 10
+
+func decodeEntry(line []byte) (entry, error) {
+	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
-	var st state
-	if err := dec.Decode(&st); err != nil {
-		return state{}, fmt.Errorf("%v: %w", err, ErrCorrupt)
+	var e entry
+	if err := dec.Decode(&e); err != nil {
+		return entry{}, err
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return state{}, fmt.Errorf("data after the state object: %w", ErrCorrupt)
+		return entry{}, errors.New("data after the entry")
 	}
-	if st.Version != stateVersion {
-		return state{}, fmt.Errorf("version %d, want %d: %w", st.Version, stateVersion, ErrCorrupt)
+	if err := e.validate(); err != nil {
+		return entry{}, err
 	}
-	if st.Records == nil || st.Agents == nil {
-		return state{}, fmt.Errorf("missing records or agents: %w", ErrCorrupt)
-	}
-	for i, r := range st.Records {
-		if r.AgentID == "" || !validScore(r.Score) {
-			return state{}, fmt.Errorf("record %d: empty agent id or score %v not in [0, 1]: %w", i, r.Score, ErrCorrupt)
-		}
-	}
-	for id, b := range st.Agents {
-		if id == "" || b.Escalation < Tier3Suspend || b.Escalation > Tier4Revoke || !(b.Score >= 0) || math.IsInf(b.Score, 0) {
-			return state{}, fmt.Errorf("agent %q: invalid block %+v: %w", id, b, ErrCorrupt)
-		}
-	}
-	return st, nil
+	return e, nil
 }
 
-// loadState reads the state file; a missing file is an empty state.
-func loadState(ctx context.Context, path string) (state, error) {
-	if err := ctx.Err(); err != nil {
-		return state{}, fmt.Errorf("load offender state: %w", err)
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return newState(), nil
-	}
-	if err != nil {
-		return state{}, fmt.Errorf("load offender state: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxStateSize+1))
-	if err != nil {
-		return state{}, fmt.Errorf("load offender state %s: %w", path, err)
-	}
-	if len(b) > maxStateSize {
-		return state{}, fmt.Errorf("load offender state %s: larger than %d bytes: %w", path, maxStateSize, ErrCorrupt)
-	}
-	st, err := decodeState(b)
-	if err != nil {
-		return state{}, fmt.Errorf("load offender state %s (left untouched; move it aside or repair it): %w", path, err)
-	}
-	return st, nil
-}
-
-// saveState writes st to path atomically: a temporary file in the same
-// directory, 0600, written and fsynced, renamed over path, and the
-// directory fsynced so that the rename survives a crash.
-func saveState(ctx context.Context, path string, st state) (err error) {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("save offender state: %w", err)
-	}
-	b, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("save offender state: %w", err)
-	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("save offender state: %w", err)
-	}
-	defer func() {
+// encodeLines appends the JSON lines of entries to b.
+func encodeLines(b []byte, entries []entry) ([]byte, error) {
+	for _, e := range entries {
+		line, err := json.Marshal(e)
 		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
+			return nil, err
 		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return fmt.Errorf("save offender state: %w", err)
+		b = append(append(b, line...), '\n')
 	}
-	if _, err = f.Write(b); err != nil {
-		return fmt.Errorf("save offender state: %w", err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("save offender state: %w", err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("save offender state: %w", err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("save offender state: %w", err)
-	}
-	return syncDir(dir)
+	return b, nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("save offender state: sync dir: %w", err)
+// snapshot is the compacted journal of st: the header, its records, then
+// its blocks in agent order.
+func snapshot(st *state) ([]byte, error) {
+	entries := make([]entry, 0, st.live())
+	for _, r := range st.Records {
+		entries = append(entries, recordEntry(r))
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("save offender state: sync dir: %w", err)
+	for _, id := range slices.Sorted(maps.Keys(st.Agents)) {
+		entries = append(entries, blockEntry(id, st.Agents[id]))
 	}
-	return nil
+	return encodeLines([]byte(journalHeader+"\n"), entries)
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"slices"
+	"os"
 	"sync"
 	"time"
 )
@@ -107,69 +107,73 @@ func (e *BlockedError) Is(target error) bool {
 	return target == ErrSuspended
 }
 
-// OffenderTracker remembers every assessment of every agent for one
-// window and blocks agents whose decayed score crosses the threshold. It
-// is safe for concurrent use. With a Path, every change is written to the
-// file atomically under an exclusive lock, after re-reading the file, so
-// several processes may share it without losing records; reads (Score,
-// Recommend, Check) use the state as of this tracker's last change or
-// Refresh.
+// OffenderTracker remembers the assessments of every agent for one window
+// and blocks agents whose decayed score crosses the threshold. It is safe
+// for concurrent use. With a Path, every change is appended to the state
+// file (see the format in state.go) under an exclusive lock, after
+// catching up with what other processes appended, so several processes
+// may share one file without losing records; reads (Score, Recommend,
+// Check) use the state as of this tracker's last change or Refresh.
 type OffenderTracker struct {
 	cfg TrackerConfig
 
 	mu sync.Mutex
-	// st is guarded by mu.
+	// st and j are guarded by mu.
 	st state
+	j  journal
 }
 
 // NewOffenderTracker returns a tracker configured by cfg, loading the
 // state file if there is one. A file that cannot be parsed is ErrCorrupt:
-// the tracker is not created and the file is left untouched, so that
-// no record (and no block) is silently lost.
+// the tracker is not created and the file is left untouched, so that no
+// record (and no block) is silently lost.
 func NewOffenderTracker(ctx context.Context, cfg TrackerConfig) (*OffenderTracker, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	t := &OffenderTracker{cfg: cfg, st: newState()}
-	if cfg.Path != "" {
-		if err := t.Refresh(ctx); err != nil {
-			return nil, err
-		}
+	t := &OffenderTracker{cfg: cfg, st: newState(), j: journal{path: cfg.Path, torn: -1, minCompact: compactMinLines}}
+	if err := t.Refresh(ctx); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
 
 func (t *OffenderTracker) now() int64 { return t.cfg.Now().Unix() }
 
-func (t *OffenderTracker) windowSecs() int64 { return int64(t.cfg.Window / time.Second) }
+func (t *OffenderTracker) cutoff(now int64) int64 { return now - int64(t.cfg.Window/time.Second) }
 
-// Refresh re-reads the state file (a no-op without a Path) and prunes.
+// Refresh catches up with the state file (a no-op without a Path) and
+// prunes.
 func (t *OffenderTracker) Refresh(ctx context.Context) error {
-	if t.cfg.Path == "" {
-		return nil
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	st, err := loadState(ctx, t.cfg.Path)
-	if err != nil {
-		return err
+	if t.cfg.Path != "" {
+		if err := t.j.load(ctx, &t.st); err != nil {
+			return err
+		}
 	}
-	t.st = st
-	t.st.prune(t.now() - t.windowSecs())
+	t.st.prune(t.cutoff(t.now()))
 	return nil
 }
 
-// update runs change on the current state and persists the result. With a
-// Path it holds the file lock, re-reads the file first (another process
-// may have written it) and writes it afterwards.
-func (t *OffenderTracker) update(ctx context.Context, change func(st *state, now int64)) error {
+// update runs change, which applies entries through emit, and persists
+// them. With a Path it holds the file lock, catches up with the file
+// first (another process may have appended) and appends the entries. The
+// entries apply in this process even if they cannot be saved: a block
+// must not be lost to a full disk.
+func (t *OffenderTracker) update(ctx context.Context, compact bool, change func(emit func(entry), now int64)) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
+	var pending []entry
+	emit := func(e entry) {
+		t.st.apply(e)
+		pending = append(pending, e)
+	}
 	if t.cfg.Path == "" {
-		change(&t.st, now)
-		t.st.prune(now - t.windowSecs())
+		change(emit, now)
+		t.st.prune(t.cutoff(now))
 		return nil
 	}
 	unlock, err := lockFile(ctx, t.cfg.Path+".lock")
@@ -177,23 +181,26 @@ func (t *OffenderTracker) update(ctx context.Context, change func(st *state, now
 		return err
 	}
 	defer unlock()
-	st, err := loadState(ctx, t.cfg.Path)
+	f, err := os.OpenFile(t.cfg.Path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		return fmt.Errorf("open offender state: %w", err)
+	}
+	defer f.Close()
+	if err := t.j.catchUp(&t.st, f); err != nil {
 		return err
 	}
-	change(&st, now)
-	st.prune(now - t.windowSecs())
-	// The new state applies in this process even if it cannot be saved:
-	// a block must not be lost to a full disk.
-	t.st = st
-	return saveState(ctx, t.cfg.Path, st)
+	change(emit, now)
+	t.st.prune(t.cutoff(now))
+	return t.j.write(ctx, &t.st, f, pending, compact)
 }
 
-// Record stores the assessment of agentID (benign ones too, as the
-// original does), prunes, and returns the agent's recommended escalation
-// afterwards. When that is Tier3Suspend or Tier4Revoke the agent is
-// blocked (see Check) until Reset; a block is raised, never lowered, by
-// later records.
+// Record stores the assessment of agentID, prunes, and returns the
+// agent's recommended escalation afterwards. The original stores every
+// assessment; a score of exactly 0 adds nothing to any agent score, so it
+// is not stored, which keeps the state to the assessments that matter.
+// When the recommendation is Tier3Suspend or Tier4Revoke the agent is
+// blocked (see Check) until Reset; later records raise a block, never
+// lower it.
 func (t *OffenderTracker) Record(ctx context.Context, agentID string, a Assessment) (Escalation, error) {
 	if agentID == "" {
 		return 0, fmt.Errorf("record offender: empty agent id: %w", ErrInvalidInput)
@@ -202,12 +209,14 @@ func (t *OffenderTracker) Record(ctx context.Context, agentID string, a Assessme
 		return 0, fmt.Errorf("record offender %q: intent score %v not in [0, 1]: %w", agentID, a.IntentScore, ErrInvalidInput)
 	}
 	var rec Escalation
-	err := t.update(ctx, func(st *state, now int64) {
-		st.Records = append(st.Records, Record{Timestamp: now, Score: a.IntentScore, AgentID: agentID})
-		score := st.score(agentID, now, t.cfg)
+	err := t.update(ctx, false, func(emit func(entry), now int64) {
+		if a.IntentScore > 0 {
+			emit(recordEntry(Record{Timestamp: now, Score: a.IntentScore, AgentID: agentID}))
+		}
+		score := t.st.score(agentID, now, t.cfg)
 		rec = recommend(score, t.cfg.Threshold)
-		if b, ok := st.Agents[agentID]; rec >= Tier3Suspend && (!ok || rec > b.Escalation) {
-			st.Agents[agentID] = Block{Escalation: rec, Since: now, Score: score}
+		if b, ok := t.st.Agents[agentID]; rec >= Tier3Suspend && (!ok || rec > b.Escalation) {
+			emit(blockEntry(agentID, Block{Escalation: rec, Since: now, Score: score}))
 		}
 	})
 	if err != nil {
@@ -276,9 +285,8 @@ func (t *OffenderTracker) Blocked() map[string]Block {
 // Reset lifts the agent's block and forgets its records (otherwise the
 // next record would block it again at once).
 func (t *OffenderTracker) Reset(ctx context.Context, agentID string) error {
-	err := t.update(ctx, func(st *state, _ int64) {
-		delete(st.Agents, agentID)
-		st.Records = slices.DeleteFunc(st.Records, func(r Record) bool { return r.AgentID == agentID })
+	err := t.update(ctx, false, func(emit func(entry), _ int64) {
+		emit(entry{Op: opReset, AgentID: agentID})
 	})
 	if err != nil {
 		return fmt.Errorf("reset offender %q: %w", agentID, err)
@@ -286,10 +294,12 @@ func (t *OffenderTracker) Reset(ctx context.Context, agentID string) error {
 	return nil
 }
 
-// Prune drops the records older than the window (the original's prune);
-// Record and Refresh also do it. Blocks stay until Reset.
+// Prune drops the records older than the window (the original's prune)
+// and rewrites the state file to what is left. Record and Refresh also
+// prune, and the file is compacted once most of its lines are dead.
+// Blocks stay until Reset.
 func (t *OffenderTracker) Prune(ctx context.Context) error {
-	if err := t.update(ctx, func(*state, int64) {}); err != nil {
+	if err := t.update(ctx, true, func(func(entry), int64) {}); err != nil {
 		return fmt.Errorf("prune offenders: %w", err)
 	}
 	return nil

@@ -3,9 +3,11 @@ package threat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -265,15 +267,19 @@ func TestTrackerPersistence(t *testing.T) {
 
 func TestTrackerCorruptFile(t *testing.T) {
 	ctx := context.Background()
+	const header = journalHeader + "\n"
 	for name, content := range map[string]string{
-		"garbage":         "not json",
-		"truncated":       `{"version":1,"records":[{"timestamp":1,"sco`,
-		"wrong version":   `{"version":2,"records":[],"agents":{}}`,
-		"score above one": `{"version":1,"records":[{"timestamp":1,"score":2,"agent_id":"a"}],"agents":{}}`,
-		"unknown field":   `{"version":1,"records":[],"agents":{},"extra":1}`,
-		"trailing data":   `{"version":1,"records":[],"agents":{}} {}`,
-		"bad block":       `{"version":1,"records":[],"agents":{"a":{"escalation":"Tier1Log","since":1,"score":1}}}`,
-		"empty":           ``,
+		"garbage":         "not json\n",
+		"no header":       `{"op":"record","timestamp":1,"score":0.5,"agent_id":"a"}` + "\n",
+		"bad line":        header + "{\n",
+		"score above one": header + `{"op":"record","timestamp":1,"score":2,"agent_id":"a"}` + "\n",
+		"unknown field":   header + `{"op":"record","timestamp":1,"score":0.5,"agent_id":"a","x":1}` + "\n",
+		"trailing data":   header + `{"op":"reset","agent_id":"a"} {}` + "\n",
+		"unknown op":      header + `{"op":"forgive","agent_id":"a"}` + "\n",
+		"bad block":       header + `{"op":"block","agent_id":"a","escalation":"Tier1Log","since":1,"score":1}` + "\n",
+		"empty agent":     header + `{"op":"reset","agent_id":""}` + "\n",
+		"foreign tail":    header + `{"op":"reset","agent_id":"a"}` + "\nhello",
+		"foreign file":    "{oops",
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "offenders.json")
@@ -289,21 +295,98 @@ func TestTrackerCorruptFile(t *testing.T) {
 		})
 	}
 
-	// A tracker whose file goes bad under it refuses to write over it.
+	// A tracker whose file goes bad under it refuses to write over it and
+	// keeps the blocks it knew.
 	path := filepath.Join(t.TempDir(), "offenders.json")
 	tr := newTracker(t, TrackerConfig{Path: path})
-	if _, err := tr.Record(ctx, "a", max1()); err != nil {
-		t.Fatal(err)
+	for range 3 {
+		if _, err := tr.Record(ctx, "a", max1()); err != nil {
+			t.Fatal(err)
+		}
 	}
-	os.WriteFile(path, []byte("{oops"), 0o600)
+	bad := header + "{oops\n"
+	os.WriteFile(path, []byte(bad), 0o600)
 	if _, err := tr.Record(ctx, "a", max1()); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Record over a corrupt file: %v", err)
 	}
 	if err := tr.Reset(ctx, "a"); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Reset over a corrupt file: %v", err)
 	}
-	if b, _ := os.ReadFile(path); string(b) != "{oops" {
+	if err := tr.Refresh(ctx); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Refresh of a corrupt file: %v", err)
+	}
+	if !errors.Is(tr.Check("a"), ErrSuspended) {
+		t.Fatalf("the block was lost: %v", tr.Check("a"))
+	}
+	if b, _ := os.ReadFile(path); string(b) != bad {
 		t.Fatalf("the corrupt file was overwritten: %q", b)
+	}
+}
+
+// TestTrackerTornTail checks that a line cut off by a crash (its Record
+// never returned) is ignored on load and cut off by the next writer.
+func TestTrackerTornTail(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	path := filepath.Join(t.TempDir(), "offenders.json")
+	good := journalHeader + "\n" + fmt.Sprintf(`{"op":"record","timestamp":%d,"score":0.5,"agent_id":"a"}`, c.Now().Unix()) + "\n"
+	if err := os.WriteFile(path, []byte(good+`{"op":"record","timest`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tr := newTracker(t, TrackerConfig{Path: path, Now: c.Now})
+	if tr.Len() != 1 || tr.Score("a") != 0.5 {
+		t.Fatalf("%d records, score %v", tr.Len(), tr.Score("a"))
+	}
+	if _, err := tr.Record(ctx, "a", Assessment{IntentScore: 0.25}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	want := good + fmt.Sprintf(`{"op":"record","timestamp":%d,"score":0.25,"agent_id":"a"}`, c.Now().Unix()) + "\n"
+	if string(b) != want {
+		t.Fatalf("file\n%s\nwant\n%s", b, want)
+	}
+	if got := newTracker(t, TrackerConfig{Path: path, Now: c.Now}).Score("a"); got != 0.75 {
+		t.Fatalf("reloaded score %v", got)
+	}
+}
+
+func TestTrackerCompaction(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	path := filepath.Join(t.TempDir(), "offenders.json")
+	tr := newTracker(t, TrackerConfig{Path: path, Now: c.Now, Window: 10 * time.Second})
+	tr.j.minCompact = 8
+	for i := range 40 {
+		if _, err := tr.Record(ctx, fmt.Sprint("agent", i%3), Assessment{IntentScore: 0.1}); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(time.Second)
+	}
+	b, _ := os.ReadFile(path)
+	lines := strings.Count(string(b), "\n") - 1
+	if lines > 2*tr.Len() || lines > 22 {
+		t.Fatalf("file has %d lines for %d live records: never compacted", lines, tr.Len())
+	}
+	other := newTracker(t, TrackerConfig{Path: path, Now: c.Now, Window: 10 * time.Second})
+	for i := range 3 {
+		id := fmt.Sprint("agent", i)
+		if other.Score(id) != tr.Score(id) {
+			t.Errorf("%s: %v after reload, %v before", id, other.Score(id), tr.Score(id))
+		}
+	}
+	c.Advance(time.Hour)
+	if err := tr.Prune(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != journalHeader+"\n" {
+		t.Fatalf("after Prune the file holds %q", b)
+	}
+	// other catches up with the replaced file on its next change.
+	if _, err := other.Record(ctx, "agent0", Assessment{IntentScore: 0.2}); err != nil {
+		t.Fatal(err)
+	}
+	if other.Len() != 1 {
+		t.Fatalf("other holds %d records after catching up", other.Len())
 	}
 }
 
@@ -334,23 +417,46 @@ func TestTrackerConcurrent(t *testing.T) {
 	}
 }
 
+// BenchmarkTrackerRecord records for 10 agents at one assessment per
+// simulated second each, so that a full window holds 36,000 records, the
+// steady state of a busy host.
 func BenchmarkTrackerRecord(b *testing.B) {
 	for _, persisted := range []bool{false, true} {
 		name := "memory"
-		cfg := TrackerConfig{Window: 60 * time.Second}
+		c := newClock()
+		cfg := TrackerConfig{Now: c.Now}
 		if persisted {
 			name, cfg.Path = "file", filepath.Join(b.TempDir(), "offenders.json")
 		}
 		b.Run(name, func(b *testing.B) {
-			tr, err := NewOffenderTracker(context.Background(), cfg)
+			ctx := context.Background()
+			tr, err := NewOffenderTracker(ctx, cfg)
 			if err != nil {
 				b.Fatal(err)
 			}
-			a := Assessment{IntentScore: 0.01}
-			for b.Loop() {
-				if _, err := tr.Record(context.Background(), "agent", a); err != nil {
+			agents := []string{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9"}
+			// Fill one window without timing it.
+			for i := range 36_000 {
+				if i%10 == 0 {
+					c.Advance(time.Second)
+				}
+				tr.st.Records = append(tr.st.Records, Record{Timestamp: c.Now().Unix(), Score: 0.01, AgentID: agents[i%10]})
+			}
+			if persisted {
+				if err := tr.j.compact(&tr.st); err != nil {
 					b.Fatal(err)
 				}
+			}
+			a := Assessment{IntentScore: 0.01}
+			i := 0
+			for b.Loop() {
+				if i%10 == 0 {
+					c.Advance(time.Second)
+				}
+				if _, err := tr.Record(ctx, agents[i%10], a); err != nil {
+					b.Fatal(err)
+				}
+				i++
 			}
 		})
 	}
