@@ -38,6 +38,8 @@ type stageError struct {
 
 func (e *stageError) Error() string { return e.stage + ": " + e.err.Error() }
 
+func (e *stageError) Unwrap() error { return e.err }
+
 func stage(name string, err error) error {
 	if err == nil {
 		return nil

@@ -101,7 +101,7 @@ func (m *statusMsg) err() error {
 		inner = syscall.Errno(m.Errno)
 	}
 	if m.Stage == "exec" {
-		return &ExecError{Path: m.Path, Err: inner}
+		return &backend.ExecError{Path: m.Path, Err: inner}
 	}
 	if m.Errno != 0 {
 		inner = fmt.Errorf("%s: %w", m.Msg, syscall.Errno(m.Errno))

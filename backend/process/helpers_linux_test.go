@@ -1,0 +1,7 @@
+package process_test
+
+import "errors"
+
+func errorsAs[T error](err error, target *T) bool { return errors.As(err, target) }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
