@@ -9,7 +9,8 @@
 //
 // OffenderTracker is the original's OffenderTracker (one-hour window,
 // weights halving every 30 minutes, threshold 3.0) made safe for
-// concurrent use, persisted in a small JSON file, pruned, and enforced: an
-// agent whose score reaches Tier3Suspend or Tier4Revoke stays blocked,
-// and Check says so, until Reset.
+// concurrent use, persisted in a small append-only JSON-lines journal
+// (one fsynced line per Record, compacted by temp file and rename), pruned,
+// and enforced: an agent whose score reaches Tier3Suspend or Tier4Revoke
+// stays blocked, and Check says so, until Reset.
 package threat

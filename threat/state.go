@@ -59,8 +59,8 @@ func blockEntry(id string, b Block) entry {
 // score in [0, 1] for a record, a Tier3Suspend or Tier4Revoke block with a
 // finite non-negative score.
 func (e entry) validate() error {
-	if e.AgentID == "" {
-		return errors.New("empty agent id")
+	if err := validAgentID(e.AgentID); err != nil {
+		return err
 	}
 	switch e.Op {
 	case opRecord:

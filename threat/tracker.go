@@ -3,10 +3,12 @@ package threat
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // The original's OffenderTracker::new() settings.
@@ -21,8 +23,8 @@ const (
 // for; it would forget every record the second after it was made).
 type TrackerConfig struct {
 	// Window is how long a record counts. Zero means one hour; otherwise
-	// at least one second (timestamps are whole Unix seconds, as in the
-	// original).
+	// at least one second, counted in whole seconds (timestamps are whole
+	// Unix seconds, as in the original).
 	Window time.Duration
 	// Decay is the weight factor per half window: a record of age a
 	// counts score × Decay^(a / (Window/2)). Zero means 0.5; otherwise in
@@ -32,8 +34,9 @@ type TrackerConfig struct {
 	// should_escalate turns true (Tier3Suspend); half of it gives
 	// Tier2Alert and twice it Tier4Revoke. Zero means 3.0.
 	Threshold float64
-	// Path is the JSON state file. Empty keeps the state in memory only.
-	// The file and its lock file (Path + ".lock") are created 0600.
+	// Path is the state file, a JSON-lines journal (format in state.go).
+	// Empty keeps the state in memory only. The file and its lock file
+	// (Path + ".lock") are created 0600; the directory must exist.
 	Path string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -202,8 +205,8 @@ func (t *OffenderTracker) update(ctx context.Context, compact bool, change func(
 // blocked (see Check) until Reset; later records raise a block, never
 // lower it.
 func (t *OffenderTracker) Record(ctx context.Context, agentID string, a Assessment) (Escalation, error) {
-	if agentID == "" {
-		return 0, fmt.Errorf("record offender: empty agent id: %w", ErrInvalidInput)
+	if err := validAgentID(agentID); err != nil {
+		return 0, fmt.Errorf("record offender: %w", err)
 	}
 	if !validScore(a.IntentScore) {
 		return 0, fmt.Errorf("record offender %q: intent score %v not in [0, 1]: %w", agentID, a.IntentScore, ErrInvalidInput)
@@ -275,16 +278,15 @@ func (t *OffenderTracker) Check(agentID string) error {
 func (t *OffenderTracker) Blocked() map[string]Block {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make(map[string]Block, len(t.st.Agents))
-	for id, b := range t.st.Agents {
-		out[id] = b
-	}
-	return out
+	return maps.Clone(t.st.Agents)
 }
 
 // Reset lifts the agent's block and forgets its records (otherwise the
 // next record would block it again at once).
 func (t *OffenderTracker) Reset(ctx context.Context, agentID string) error {
+	if err := validAgentID(agentID); err != nil {
+		return fmt.Errorf("reset offender: %w", err)
+	}
 	err := t.update(ctx, false, func(emit func(entry), _ int64) {
 		emit(entry{Op: opReset, AgentID: agentID})
 	})
@@ -313,3 +315,16 @@ func (t *OffenderTracker) Len() int {
 }
 
 func validScore(s float64) bool { return s >= 0 && s <= 1 }
+
+// maxAgentID bounds an agent id, well below a journal line's bound.
+const maxAgentID = 1024
+
+// validAgentID accepts a non-empty UTF-8 id of at most maxAgentID bytes.
+// Invalid UTF-8 would not survive the JSON journal unchanged, and a block
+// saved under another spelling would not block the agent after a restart.
+func validAgentID(id string) error {
+	if id == "" || len(id) > maxAgentID || !utf8.ValidString(id) {
+		return fmt.Errorf("agent id %q: want 1 to %d bytes of UTF-8: %w", id, maxAgentID, ErrInvalidInput)
+	}
+	return nil
+}

@@ -212,10 +212,13 @@ func TestTrackerInvalid(t *testing.T) {
 	for _, tc := range []struct {
 		agent string
 		score float64
-	}{{"", 0.5}, {"a", -0.1}, {"a", 1.5}, {"a", math.NaN()}} {
+	}{{"", 0.5}, {"\xff", 0.5}, {strings.Repeat("a", 1025), 0.5}, {"a", -0.1}, {"a", 1.5}, {"a", math.NaN()}} {
 		if _, err := tr.Record(context.Background(), tc.agent, Assessment{IntentScore: tc.score}); !errors.Is(err, ErrInvalidInput) {
 			t.Errorf("Record(%q, %v) = %v, want ErrInvalidInput", tc.agent, tc.score, err)
 		}
+	}
+	if err := tr.Reset(context.Background(), ""); !errors.Is(err, ErrInvalidInput) {
+		t.Errorf("Reset(\"\") = %v", err)
 	}
 }
 
@@ -238,6 +241,9 @@ func TestTrackerPersistence(t *testing.T) {
 	}
 	if !errors.Is(b.Check("bad"), ErrSuspended) || b.Check("good") != nil {
 		t.Errorf("blocks after reload: %v, %v", b.Check("bad"), b.Check("good"))
+	}
+	if bl := b.Blocked(); len(bl) != 1 || bl["bad"].Escalation != Tier3Suspend || bl["bad"].Score != 3 {
+		t.Errorf("Blocked() = %+v", bl)
 	}
 	for _, p := range []string{path, path + ".lock"} {
 		fi, err := os.Stat(p)
