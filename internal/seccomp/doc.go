@@ -44,9 +44,12 @@
 //	             look, and glibc falls back to clone, whose flags it can see
 //	clone        EPERM with any CLONE_NEW* flag (namespaces), else allowed
 //	unshare      EPERM with any CLONE_NEW* flag including CLONE_NEWTIME, else allowed
-//	socket       EPERM for AF_PACKET; AF_NETLINK except NETLINK_ROUTE; MPTCP
-//	             (IPPROTO_MPTCP, outside Landlock's TCP rules); SOCK_RAW on
-//	             AF_INET/AF_INET6. Everything else allowed
+//	socket       EPERM for AF_PACKET; AF_VSOCK (not confined by the network
+//	             namespace: inside a VM it reaches the host); AF_NETLINK except
+//	             NETLINK_ROUTE; MPTCP (IPPROTO_MPTCP, outside Landlock's TCP
+//	             rules); SOCK_RAW on AF_INET/AF_INET6. basic allows every other
+//	             family; strict allows only AF_UNIX, AF_INET and AF_INET6 and
+//	             refuses the rest (AF_ALG, AF_BLUETOOTH, AF_XDP, ...)
 //	personality  allowed only for PER_LINUX (0) and the 0xffffffff query;
 //	             EPERM for PER_LINUX32, ADDR_NO_RANDOMIZE and the rest
 //	ioctl        EPERM for TIOCSTI and TIOCLINUX (typing into a terminal), else allowed

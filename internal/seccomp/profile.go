@@ -104,10 +104,12 @@ const (
 	// unshareNSFlags adds CLONE_NEWTIME, which unshare does take.
 	unshareNSFlags = cloneNSFlags | cloneNewTime
 
+	afUnix       = 1
 	afInet       = 2
 	afInet6      = 10
 	afNetlink    = 16
 	afPacket     = 17
+	afVsock      = 40
 	sockRaw      = 3
 	sockTypeMask = 0xf // SOCK_TYPE_MASK: type without SOCK_CLOEXEC/SOCK_NONBLOCK
 	ipprotoMPTCP = 262
@@ -170,23 +172,6 @@ var conditional = []rule{
 	{name: "unshare", action: actionEPERM, clauses: []clause{
 		when(actionAllow, masked(0, unshareNSFlags, 0)),
 	}},
-	{name: "socket", action: actionAllow, clauses: []clause{
-		// Packet sockets see and forge every frame on an interface.
-		when(actionEPERM, eq(0, afPacket)),
-		// Netlink: only NETLINK_ROUTE (glibc's getaddrinfo, Go's
-		// net.Interfaces). SOCK_RAW and SOCK_DGRAM are the same thing for
-		// netlink, so the protocol is checked, not the type; netfilter,
-		// xfrm, audit and the rest are refused.
-		when(actionAllow, eq(0, afNetlink), eq(2, netlinkRoute)),
-		when(actionEPERM, eq(0, afNetlink)),
-		// MPTCP is outside Landlock's TCP connect/bind rules.
-		when(actionEPERM, eq(0, afInet), eq(2, ipprotoMPTCP)),
-		when(actionEPERM, eq(0, afInet6), eq(2, ipprotoMPTCP)),
-		// Raw IP forges packets; it needs CAP_NET_RAW, which is dropped,
-		// and is refused here too in case a capability survives.
-		when(actionEPERM, eq(0, afInet), masked(1, sockTypeMask, sockRaw)),
-		when(actionEPERM, eq(0, afInet6), masked(1, sockTypeMask, sockRaw)),
-	}},
 	// personality can turn off ASLR (ADDR_NO_RANDOMIZE) or switch to
 	// PER_LINUX32 and other legacy personas; only the default persona and
 	// the 0xffffffff query are allowed.
@@ -201,6 +186,48 @@ var conditional = []rule{
 		when(actionEPERM, eq(1, tiocsti)),
 		when(actionEPERM, eq(1, tioclinux)),
 	}},
+}
+
+// socketDenied are the socket families and protocols both profiles refuse.
+var socketDenied = []clause{
+	// Packet sockets see and forge every frame on an interface.
+	when(actionEPERM, eq(0, afPacket)),
+	// vsock is not confined by the network namespace: inside a VM it
+	// reaches the hypervisor's and the host agent's listeners.
+	when(actionEPERM, eq(0, afVsock)),
+	// Netlink: only NETLINK_ROUTE (glibc's getaddrinfo, Go's
+	// net.Interfaces). SOCK_RAW and SOCK_DGRAM are the same thing for
+	// netlink, so the protocol is checked, not the type; netfilter, xfrm,
+	// audit and the rest are refused.
+	when(actionAllow, eq(0, afNetlink), eq(2, netlinkRoute)),
+	when(actionEPERM, eq(0, afNetlink)),
+	// MPTCP is outside Landlock's TCP connect/bind rules.
+	when(actionEPERM, eq(0, afInet), eq(2, ipprotoMPTCP)),
+	when(actionEPERM, eq(0, afInet6), eq(2, ipprotoMPTCP)),
+	// Raw IP forges packets; it needs CAP_NET_RAW, which is dropped, and
+	// is refused here too in case a capability survives.
+	when(actionEPERM, eq(0, afInet), masked(1, sockTypeMask, sockRaw)),
+	when(actionEPERM, eq(0, afInet6), masked(1, sockTypeMask, sockRaw)),
+}
+
+// basicSocket allows every family but socketDenied's.
+var basicSocket = rule{name: "socket", action: actionAllow, clauses: socketDenied}
+
+// strictSocket allows only AF_UNIX, AF_INET and AF_INET6 (less
+// socketDenied's) and netlink route sockets; every other family (AF_ALG,
+// AF_BLUETOOTH, AF_XDP, ...) gets EPERM.
+var strictSocket = rule{name: "socket", action: actionEPERM, clauses: concatClauses(socketDenied, []clause{
+	when(actionAllow, eq(0, afUnix)),
+	when(actionAllow, eq(0, afInet)),
+	when(actionAllow, eq(0, afInet6)),
+})}
+
+func concatClauses(groups ...[]clause) []clause {
+	var out []clause
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
 }
 
 func concat(groups ...[]rule) []rule {
@@ -278,7 +305,7 @@ var profiles = map[string]*profile{
 	"basic": {
 		name:  "basic",
 		def:   actionAllow,
-		rules: concat(denied, conditional),
+		rules: concat(denied, conditional, []rule{basicSocket}),
 	},
 	// strict allows only what real programs need. Unknown syscalls fail
 	// with ENOSYS so a libc falls back to an older call; the denied list
@@ -286,6 +313,6 @@ var profiles = map[string]*profile{
 	"strict": {
 		name:  "strict",
 		def:   actionENOSYS,
-		rules: concat(denied, conditional, all(actionAllow, allowed...)),
+		rules: concat(denied, conditional, []rule{strictSocket}, all(actionAllow, allowed...)),
 	},
 }

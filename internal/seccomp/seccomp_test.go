@@ -123,11 +123,12 @@ func TestProgram(t *testing.T) {
 	const (
 		sigchld        = 17
 		cloneThread    = 0x00010000 | 0x00000100 | 0x00000800 | 0x00000200 | 0x00000400 // THREAD|VM|SIGHAND|FS|FILES
+		afAlg          = 38
+		afBluetooth    = 31
 		sockStream     = 1
 		sockDgram      = 2
 		sockCloexec    = 0x80000
 		sockNonblock   = 0x800
-		afUnix         = 1
 		netlinkNetfilt = 12
 		netlinkAudit   = 9
 		tcgets         = 0x5401
@@ -212,6 +213,15 @@ func TestProgram(t *testing.T) {
 		{profile: "basic", goarch: "amd64", name: "socket", args: []uint64{afInet, sockRaw | sockNonblock, 1}, want: actionEPERM},
 		{profile: "basic", goarch: "amd64", name: "socket", args: []uint64{afUnix, sockStream | sockCloexec, 0}, want: actionAllow},
 		{profile: "strict", goarch: "amd64", name: "socket", args: []uint64{afPacket, sockRaw, 0}, want: actionEPERM},
+		{profile: "basic", goarch: "amd64", name: "socket", args: []uint64{afVsock, sockStream, 0}, want: actionEPERM},
+		{profile: "strict", goarch: "amd64", name: "socket", args: []uint64{afVsock, sockStream, 0}, want: actionEPERM},
+		{profile: "basic", goarch: "amd64", name: "socket", args: []uint64{afAlg, 5, 0}, want: actionAllow},
+		{profile: "strict", goarch: "amd64", name: "socket", args: []uint64{afAlg, 5, 0}, want: actionEPERM},
+		{profile: "strict", goarch: "arm64", name: "socket", args: []uint64{afBluetooth, sockStream, 0}, want: actionEPERM},
+		{profile: "strict", goarch: "amd64", name: "socket", args: []uint64{afUnix, sockDgram | sockCloexec, 0}, want: actionAllow},
+		{profile: "strict", goarch: "amd64", name: "socket", args: []uint64{afInet6, sockDgram, 17}, want: actionAllow},
+		{profile: "strict", goarch: "amd64", name: "socket", args: []uint64{afNetlink, sockRaw, netlinkRoute}, want: actionAllow},
+		{profile: "strict", goarch: "amd64", name: "socket", args: []uint64{afNetlink, sockRaw, netlinkAudit}, want: actionEPERM},
 		{profile: "strict", goarch: "amd64", name: "socket", args: []uint64{afInet, sockStream, 0}, want: actionAllow},
 		{profile: "strict", goarch: "arm64", name: "socket", args: []uint64{afInet, sockStream, ipprotoMPTCP}, want: actionEPERM},
 		// personality and ioctl.
