@@ -98,7 +98,11 @@ func Verify(ctx context.Context, path string, key []byte) (*Report, error) {
 	if cp != nil && cp.Records > 0 {
 		anchorAt = int64(cp.Records - 1)
 	}
-	anchor, err := verifyRecords(ctx, f, key, anchorAt, rep)
+	size := int64(verifyBlock)
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	anchor, err := verifyRecords(ctx, f, size, key, anchorAt, rep)
 	if err != nil {
 		return rep, fmt.Errorf("verify audit log %s: %w", path, err)
 	}
@@ -139,7 +143,7 @@ func checkCheckpoint(cp *checkpoint, anchor []byte, rep *Report) error {
 
 // verifyRecords streams r through the workers and merges their results in
 // order. It returns the hmac of the record with index anchorAt, if any.
-func verifyRecords(ctx context.Context, r io.Reader, key []byte, anchorAt int64, rep *Report) ([]byte, error) {
+func verifyRecords(ctx context.Context, r io.Reader, size int64, key []byte, anchorAt int64, rep *Report) ([]byte, error) {
 	workers := max(1, runtime.GOMAXPROCS(0))
 	jobs := make(chan *job, workers)
 	order := make(chan *job, 2*workers)
@@ -159,7 +163,7 @@ func verifyRecords(ctx context.Context, r io.Reader, key []byte, anchorAt int64,
 	go func() {
 		defer close(order)
 		defer close(jobs)
-		readErr <- split(ctx, r, jobs, order, stop)
+		readErr <- split(ctx, r, size, jobs, order, stop)
 	}()
 	defer func() {
 		close(stop)
@@ -209,17 +213,21 @@ func verifyRecords(ctx context.Context, r io.Reader, key []byte, anchorAt int64,
 
 // split reads r and sends blocks of whole lines, in order, to both the
 // workers and the merger. A last line without a newline is a ChainError.
-func split(ctx context.Context, r io.Reader, jobs, order chan<- *job, stop <-chan struct{}) error {
+// size is the expected length of r, used to size the first buffers of a
+// small log.
+func split(ctx context.Context, r io.Reader, size int64, jobs, order chan<- *job, stop <-chan struct{}) error {
 	var carry []byte
 	first, line := uint64(0), 1
 	for eof := false; !eof; {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		buf := make([]byte, len(carry), len(carry)+verifyBlock)
+		want := int(min(int64(verifyBlock), max(size, 0)+1))
+		buf := make([]byte, len(carry), len(carry)+want)
 		copy(buf, carry)
 		n, err := io.ReadFull(r, buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
+		size -= int64(n)
 		switch {
 		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 			eof = true

@@ -79,6 +79,7 @@ type Writer struct {
 	key  []byte
 	now  func() time.Time
 	file *os.File
+	cp   *os.File // the checkpoint, kept open for in-place updates
 	lock *flock.Flock
 
 	mu       sync.Mutex
@@ -150,6 +151,9 @@ func Open(ctx context.Context, path string, key []byte, opts ...Option) (*Writer
 		if w.file != nil {
 			w.file.Close()
 		}
+		if w.cp != nil {
+			w.cp.Close()
+		}
 		return nil, fmt.Errorf("open audit log %s: %w", path, err)
 	}
 	return w, nil
@@ -199,11 +203,15 @@ func (w *Writer) open(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case cp == nil && w.next > 1 && !o.adopt:
+	if cp == nil && w.next > 1 && !o.adopt {
 		return fmt.Errorf("%w (%d records); verify it and open with adoption to resume", ErrNoCheckpoint, w.next)
+	}
+	if w.cp, err = openCheckpoint(w.path); err != nil {
+		return err
+	}
+	switch {
 	case cp == nil:
-		return writeCheckpoint(w.path, w.key, w.next, w.last)
+		return updateCheckpoint(w.cp, w.key, w.next, w.last)
 	case cp.Records > w.next:
 		return &ChainError{Serial: w.next, Reason: fmt.Sprintf("truncated: the checkpoint records %d records, the log has %d", cp.Records, w.next)}
 	case cp.Records == w.next && cp.LastHMAC != w.last:
@@ -469,7 +477,7 @@ func (w *Writer) commitLocked(batch []*pending) error {
 	}
 	w.size += int64(len(buf))
 	w.next, w.last = serial, prev
-	if err := writeCheckpoint(w.path, w.key, w.next, w.last); err != nil {
+	if err := updateCheckpoint(w.cp, w.key, w.next, w.last); err != nil {
 		return fmt.Errorf("audit append: %w: %w", ErrCheckpoint, err)
 	}
 	return nil
@@ -515,7 +523,11 @@ func (w *Writer) Close() error {
 	}
 	w.mu.Unlock()
 	clear(w.key)
-	if err := w.file.Close(); err != nil {
+	err := w.file.Close()
+	if cerr := w.cp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return fmt.Errorf("close audit log: %w", err)
 	}
 	return nil
