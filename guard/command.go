@@ -15,9 +15,10 @@ func CheckCommand(argv []string, cfg Config) []Violation {
 	if len(argv) == 0 {
 		return nil
 	}
-	scripts := shellScripts(argv, cfg.shells())
+	names, scripts := unwrap(argv)
+	scripts = append(shellScripts(argv, cfg.shells()), scripts...)
 	if !cfg.DisableCommandBlocklist {
-		out = append(out, checkBlocklist(argv, scripts, cfg.blockedCommands())...)
+		out = append(out, checkBlocklist(names, scripts, cfg.blockedCommands())...)
 	}
 	if !cfg.DisableSensitivePaths {
 		out = append(out, checkSensitivePaths(argv, cfg.sensitivePaths())...)
@@ -32,7 +33,7 @@ func CheckCommand(argv []string, cfg Config) []Violation {
 // (path.Base would turn "dir/" into "dir").
 func baseName(s string) string { return s[strings.LastIndexByte(s, '/')+1:] }
 
-func checkBlocklist(argv []string, scripts []script, blocked []string) []Violation {
+func checkBlocklist(names []string, scripts []script, blocked []string) []Violation {
 	var out []Violation
 	seen := map[string]bool{}
 	report := func(name, where string) {
@@ -46,7 +47,6 @@ func checkBlocklist(argv []string, scripts []script, blocked []string) []Violati
 		seen[d] = true
 		out = append(out, newViolation(BlockedCommand, name, "%s", d))
 	}
-	names := commandNames(argv)
 	for i, name := range names {
 		if i == 0 {
 			report(name, "")
@@ -66,10 +66,11 @@ func checkBlocklist(argv []string, scripts []script, blocked []string) []Violati
 // arguments, so that the blocklist can see through it.
 type wrapper struct {
 	valueOpts   string   // short options that take a value
-	longValue   []string // long options that take a separate value
+	longValue   []string // long options that take a value
 	positional  int      // operands before the command (timeout DURATION)
 	assignments bool     // NAME=VALUE words precede the command (env)
 	splitOpt    string   // option whose value is itself a command line (env -S)
+	shellOpt    string   // option whose value is a script run by sh -c (flock -c, su -c)
 }
 
 var wrappers = map[string]wrapper{
@@ -83,7 +84,8 @@ var wrappers = map[string]wrapper{
 	"chroot":  {longValue: []string{"--userspec", "--groups"}, positional: 1},
 	"taskset": {positional: 1},
 	"chrt":    {positional: 1},
-	"flock":   {valueOpts: "wEc", longValue: []string{"--timeout", "--conflict-exit-code", "--command"}, positional: 1},
+	"flock":   {valueOpts: "wEc", longValue: []string{"--timeout", "--conflict-exit-code", "--command"}, positional: 1, shellOpt: "c"},
+	"su":      {valueOpts: "cgGsw", longValue: []string{"--command", "--group", "--supp-group", "--shell", "--whitelist-environment"}, positional: 1, shellOpt: "c"},
 	"busybox": {},
 	"sudo":    {valueOpts: "CDgprtUuh", longValue: []string{"--close-from", "--chdir", "--group", "--prompt", "--role", "--type", "--other-user", "--user", "--host"}},
 	"doas":    {valueOpts: "uC"},
@@ -91,11 +93,13 @@ var wrappers = map[string]wrapper{
 	"xargs":   {valueOpts: "adEILnPs", longValue: []string{"--arg-file", "--delimiter", "--max-lines", "--max-args", "--max-procs", "--max-chars"}},
 }
 
-// commandNames returns the basename of argv[0] followed by the basenames
-// of the commands its wrappers run ("env nice python3" gives env, nice,
-// python3).
-func commandNames(argv []string) []string {
-	var names []string
+// longOf names the long form of a wrapper's split and shell options.
+var longOf = map[string]string{"S": "--split-string", "c": "--command"}
+
+// unwrap returns the basename of argv[0] followed by the basenames of the
+// commands its wrappers run ("env nice python3" gives env, nice,
+// python3), and the scripts that wrappers hand to a shell (flock -c).
+func unwrap(argv []string) (names []string, scripts []script) {
 	for len(argv) > 0 {
 		name := baseName(argv[0])
 		names = append(names, name)
@@ -103,20 +107,32 @@ func commandNames(argv []string) []string {
 		if !ok {
 			break
 		}
-		next, split := w.command(argv[1:])
+		next, split, text := w.command(argv[1:])
 		if split != "" {
-			names = append(names, commandNames(strings.Fields(split))...)
+			n, s := unwrap(strings.Fields(split))
+			names, scripts = append(names, n...), append(scripts, s...)
+		}
+		if text != "" {
+			scripts = append(scripts, script{shell: name, text: text})
 		}
 		argv = next
 	}
-	return names
+	return names, scripts
 }
 
 // command skips the wrapper's options and operands in args and returns
-// the wrapped argv, and the value of a split-string option if one was
-// given.
-func (w wrapper) command(args []string) (rest []string, split string) {
+// the wrapped argv, the value of a split-string option and the value of a
+// shell-script option, if given.
+func (w wrapper) command(args []string) (rest []string, split, text string) {
 	pos := w.positional
+	take := func(opt, value string) {
+		switch opt {
+		case w.splitOpt, longOf[w.splitOpt]:
+			split = value
+		case w.shellOpt, longOf[w.shellOpt]:
+			text = value
+		}
+	}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -126,7 +142,7 @@ func (w wrapper) command(args []string) (rest []string, split string) {
 				pos--
 				i++
 			}
-			return args[min(i, len(args)):], split
+			return args[min(i, len(args)):], split, text
 		case strings.HasPrefix(a, "--"):
 			name, value, hasValue := strings.Cut(a, "=")
 			if !slices.Contains(w.longValue, name) {
@@ -136,9 +152,7 @@ func (w wrapper) command(args []string) (rest []string, split string) {
 				i++
 				value = args[i]
 			}
-			if name == "--split-string" {
-				split = value
-			}
+			take(name, value)
 		case len(a) > 1 && a[0] == '-':
 			for k := 1; k < len(a); k++ {
 				if !strings.ContainsRune(w.valueOpts, rune(a[k])) {
@@ -149,19 +163,17 @@ func (w wrapper) command(args []string) (rest []string, split string) {
 					i++
 					value = args[i]
 				}
-				if w.splitOpt != "" && string(a[k]) == w.splitOpt {
-					split = value
-				}
+				take(a[k:k+1], value)
 				break
 			}
 		case w.assignments && strings.Contains(a, "="):
 		case pos > 0:
 			pos--
 		default:
-			return args[i:], split
+			return args[i:], split, text
 		}
 	}
-	return nil, split
+	return nil, split, text
 }
 
 // script is the script argument of a shell invoked with -c.
@@ -261,7 +273,8 @@ func scriptCommands(text string) []string {
 		for i, w := range words {
 			words[i] = unquoter.Replace(w)
 		}
-		names = append(names, commandNames(words)...)
+		n, _ := unwrap(words)
+		names = append(names, n...)
 	}
 	return names
 }

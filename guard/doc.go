@@ -15,10 +15,11 @@
 //
 //   - The blocklist compares the basename of argv[0] exactly. When argv[0]
 //     is a known wrapper (env, nice, nohup, timeout, setsid, stdbuf,
-//     ionice, chroot, taskset, chrt, flock, busybox, sudo, doas, time,
-//     xargs), the command it wraps is checked too, so "/usr/bin/env
+//     ionice, chroot, taskset, chrt, flock, su, busybox, sudo, doas,
+//     time, xargs), the command it wraps is checked too, so "/usr/bin/env
 //     python3" is caught where the original missed it. The first word of
-//     every simple command in a shell -c script is checked as well.
+//     every simple command in a shell -c script (and in the script of
+//     flock -c and su -c) is checked as well.
 //   - Sensitive paths are searched in every argument, lower-cased, both
 //     as written and after path cleaning ("/etc//shadow",
 //     "/etc/./shadow"); a directory pattern such as "/root/" also matches
@@ -27,7 +28,8 @@
 //   - Shell metacharacters only mean something when a shell parses the
 //     string. They are searched only in the script of a shell invoked
 //     with -c (sh -c SCRIPT, bash -ec SCRIPT, fish --command SCRIPT),
-//     wherever that shell appears in argv ("find . -exec sh -c SCRIPT").
+//     wherever that shell appears in argv ("find . -exec sh -c SCRIPT"),
+//     and in the scripts that flock -c and su -c pass to a shell.
 //     An argument to any other program is passed to execve verbatim, so
 //     "echo '$(id)'" is not a violation.
 //
