@@ -52,3 +52,17 @@ func ExampleCheckTimeAnomaly() {
 	// Output:
 	// [time_anomaly: took 2.5s, more than 2 × expected 1s]
 }
+
+func ExampleParseNamespaces() {
+	// The host reads its own namespaces (guard.ReadNamespaces(ctx, 0)),
+	// keeps those it unshares for the sandbox, and passes them in as a
+	// string; inside, CheckIntegrity compares its own with them.
+	host := guard.Namespaces{"pid": 4026531836, "mnt": 4026531832, "user": 4026531837, "net": 4026531833}
+	s := host.Select(guard.RequiredNamespaces...).String()
+	fmt.Println(s)
+	back, err := guard.ParseNamespaces(s)
+	fmt.Println(len(back), err)
+	// Output:
+	// mnt=4026531832,net=4026531833,pid=4026531836,user=4026531837
+	// 4 <nil>
+}

@@ -113,3 +113,19 @@ func FuzzParsePidsEvents(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkCheckCgroupPids(b *testing.B) {
+	dir := b.TempDir()
+	for name, content := range map[string]string{"pids.current": "3\n", "pids.max": "64\n", "pids.events": "max 0\n", "pids.peak": "5\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := CheckCgroupPids(ctx, dir, Config{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
