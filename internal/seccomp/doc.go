@@ -14,10 +14,10 @@
 // # Both profiles
 //
 // A syscall from another architecture's ABI (i386 through int 0x80 on
-// x86_64, AArch32 on arm64) and, on x86_64, any number with bit 30 set (the
-// x32 ABI) kill the process: the filter's rules are written for native
-// numbers, and a foreign ABI would reach the same kernel code under other
-// numbers.
+// x86_64, AArch32 on arm64) and, on x86_64, any number from 1<<30 up other
+// than -1 (the x32 ABI sets bit 30) kill the process with SIGSYS: the
+// rules are written for native numbers, and a foreign ABI would reach the
+// same kernel code under other numbers.
 //
 // These syscalls fail with EPERM in both profiles, grouped by why:
 //
@@ -32,7 +32,7 @@
 //	other processes' memory        process_vm_readv process_vm_writev process_madvise pidfd_getfd kcmp
 //	                               migrate_pages move_pages
 //	exploit-prone subsystems       bpf perf_event_open userfaultfd (and io_uring above)
-//	kernel keyring (not namespaced) keyctl add_key request_key
+//	kernel keyring (global)        keyctl add_key request_key
 //	host clocks and logs           clock_settime clock_adjtime adjtimex syslog lookup_dcookie fanotify_init
 //	host quotas, nfsd, tty         quotactl quotactl_fd nfsservctl vhangup
 //	x86 I/O ports and LDT          iopl ioperm modify_ldt (x86_64 only)
@@ -74,6 +74,17 @@
 // allowed variable in profile.go. kavach 1.0's 43-syscall allowlist lacked
 // openat, newfstatat, rseq, prlimit64, getrandom, pread64, arch_prctl and
 // set_robust_list, so no dynamically linked program got past its loader.
+//
+// # Size and cost
+//
+// On amd64, basic has 64 rules and compiles to 195 instructions, strict 332
+// rules and 258 instructions (arm64: 59/196 and 291/251). The program is a
+// binary search over runs of syscall numbers that share an action, so a
+// syscall runs about a dozen instructions, and so does the kernel's
+// emulation of the filter for each syscall number when it is installed,
+// which is most of Apply's cost (about 60-90 µs here; a linear program of
+// the same rules would take several hundred). Build caches the compiled
+// program per profile.
 //
 // The syscall tables for amd64 and arm64 are generated from
 // golang.org/x/sys by mksystab.go (go generate), for both architectures in
