@@ -547,6 +547,15 @@ func lastStage(cfg *initConfig) (int, error) {
 			return 0, stage("seccomp", err)
 		}
 	}
+	// rlimits are per process: set on the init just before the fork, the
+	// command inherits them. The init needs no new memory mappings or
+	// processes beyond what it has by now.
+	for _, r := range cfg.Rlimits {
+		lim := unix.Rlimit{Cur: r.Value, Max: r.Value}
+		if err := unix.Prlimit(0, r.Resource, &lim, nil); err != nil {
+			return 0, stage("rlimit", err)
+		}
+	}
 	pid, err := syscall.ForkExec(path, cfg.Args, &syscall.ProcAttr{
 		Dir:   cfg.Dir,
 		Env:   cfg.Env,
@@ -555,13 +564,6 @@ func lastStage(cfg *initConfig) (int, error) {
 	})
 	if err != nil {
 		return 0, &stageError{stage: "exec", path: cfg.Args[0], err: err}
-	}
-	for _, r := range cfg.Rlimits {
-		lim := unix.Rlimit{Cur: r.Value, Max: r.Value}
-		if err := unix.Prlimit(pid, r.Resource, &lim, nil); err != nil {
-			_ = unix.Kill(pid, unix.SIGKILL)
-			return 0, stage("rlimit", err)
-		}
 	}
 	return pid, nil
 }

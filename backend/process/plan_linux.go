@@ -313,7 +313,9 @@ const (
 // validateLayout checks the mounts and files of a spec against the root
 // the init builds.
 func validateLayout(spec backend.Spec) error {
-	reserved := []string{"/", "/proc", "/dev", "/tmp", WorkdirPath}
+	// Binds may go below /tmp (the sandbox's /tmp gets the mount point),
+	// not below what the init builds from the host.
+	reserved := []string{"/", "/proc", "/dev", WorkdirPath}
 	reserved = append(reserved, sysDirs...)
 	reserved = append(reserved, etcBinds...)
 	under := func(p, dir string) bool {
@@ -351,7 +353,7 @@ func validateLayout(spec backend.Spec) error {
 		}
 		// Files live on the root's tmpfs; under a bind they would land on
 		// the host's disk or be hidden.
-		for _, r := range append(reserved[1:], binds...) {
+		for _, r := range append(append(reserved[1:], "/tmp"), binds...) {
 			if under(f.Path, r) {
 				return fmt.Errorf("file %s: inside %s; files must be on the sandbox's own tmpfs (e.g. /run/secrets)", f.Path, r)
 			}
