@@ -328,4 +328,3 @@ func TestExecErrors(t *testing.T) {
 		})
 	}
 }
-
