@@ -147,9 +147,9 @@ func TestZeroConfigIsDefault(t *testing.T) {
 			t.Errorf("%q: zero config %v, default %v", argv, a, b)
 		}
 	}
-	if len(DefaultBlockedCommands) != 26 || len(DefaultSensitivePaths) != 15 || len(DefaultShellMetachars) != 11 {
+	if len(defaultBlockedCommands) != 26 || len(defaultSensitivePaths) != 15 || len(defaultShellMetachars) != 11 {
 		t.Errorf("default lists have %d, %d, %d entries; the original has 26, 15, 11",
-			len(DefaultBlockedCommands), len(DefaultSensitivePaths), len(DefaultShellMetachars))
+			len(defaultBlockedCommands), len(defaultSensitivePaths), len(defaultShellMetachars))
 	}
 }
 
@@ -184,11 +184,11 @@ func FuzzCheckCommand(f *testing.F) {
 			if !v.Type.Valid() || v.Severity != SeverityOf(v.Type) || v.Description == "" {
 				t.Fatalf("malformed violation %+v", v)
 			}
-			if v.Type == SensitivePath && !slices.Contains(DefaultSensitivePaths, v.Match) {
+			if v.Type == SensitivePath && !slices.Contains(defaultSensitivePaths, v.Match) {
 				t.Fatalf("sensitive path match %q is not a pattern", v.Match)
 			}
 		}
-		if utf8.ValidString(s) && len(argv) > 0 && slices.Contains(DefaultBlockedCommands, baseName(argv[0])) {
+		if utf8.ValidString(s) && len(argv) > 0 && slices.Contains(defaultBlockedCommands, baseName(argv[0])) {
 			if len(vs) == 0 || vs[0].Type != BlockedCommand {
 				t.Fatalf("argv[0] %q is blocked but not reported: %v", argv[0], vs)
 			}

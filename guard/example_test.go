@@ -58,7 +58,7 @@ func ExampleParseNamespaces() {
 	// keeps those it unshares for the sandbox, and passes them in as a
 	// string; inside, CheckIntegrity compares its own with them.
 	host := guard.Namespaces{"pid": 4026531836, "mnt": 4026531832, "user": 4026531837, "net": 4026531833}
-	s := host.Select(guard.RequiredNamespaces...).String()
+	s := host.Select(guard.RequiredNamespaces()...).String()
 	fmt.Println(s)
 	back, err := guard.ParseNamespaces(s)
 	fmt.Println(len(back), err)

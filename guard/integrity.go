@@ -23,9 +23,9 @@ const (
 	Unknown NamespaceStatus = "unknown"
 )
 
-// RequiredNamespaces are the namespaces CheckIntegrity always checks
-// (names as in /proc/<pid>/ns).
-var RequiredNamespaces = []string{"pid", "mnt", "user", "net"}
+// RequiredNamespaces returns the namespaces CheckIntegrity always checks
+// (names as in /proc/<pid>/ns): pid, mnt, user and net.
+func RequiredNamespaces() []string { return []string{"pid", "mnt", "user", "net"} }
 
 // initialInode holds the fixed inode numbers the kernel gives the initial
 // namespaces (PROC_*_INIT_INO in include/linux/proc_ns.h). The initial
@@ -178,7 +178,7 @@ func report(checks []IntegrityCheck, now time.Time) IntegrityReport {
 // checkNames returns RequiredNamespaces followed by the other names in
 // host, sorted.
 func checkNames(host Namespaces) []string {
-	names := slices.Clone(RequiredNamespaces)
+	names := RequiredNamespaces()
 	for _, k := range slices.Sorted(maps.Keys(host)) {
 		if !slices.Contains(names, k) {
 			names = append(names, k)

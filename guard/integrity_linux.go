@@ -32,7 +32,7 @@ func ReadNamespaces(ctx context.Context, pid int) (Namespaces, error) {
 	for _, name := range namespaceNames {
 		ino, err := readNamespace(filepath.Join(dir, name), name)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) && !slices.Contains(RequiredNamespaces, name) {
+			if errors.Is(err, fs.ErrNotExist) && !slices.Contains(RequiredNamespaces(), name) {
 				continue
 			}
 			return nil, fmt.Errorf("read namespaces: %w", err)

@@ -18,7 +18,7 @@ func TestCheckIntegrityHostIsShared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range RequiredNamespaces {
+	for _, name := range RequiredNamespaces() {
 		if host[name] == 0 {
 			t.Fatalf("ReadNamespaces gave no %s: %v", name, host)
 		}
@@ -82,11 +82,11 @@ func TestCheckIntegrityInNamespaces(t *testing.T) {
 		private []string
 		intact  bool
 	}{
-		{"required four private", all, host.Select(RequiredNamespaces...), []string{"pid", "mnt", "user", "net"}, true},
+		{"required four private", all, host.Select(RequiredNamespaces()...), []string{"pid", "mnt", "user", "net"}, true},
 		{"seven private", all | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS | syscall.CLONE_NEWCGROUP,
 			host.Select("pid", "mnt", "user", "net", "ipc", "uts", "cgroup"), []string{"pid", "mnt", "user", "net", "ipc", "uts", "cgroup"}, true},
 		{"ipc asked for but shared", all, host.Select("pid", "mnt", "user", "net", "ipc"), []string{"pid", "mnt", "user", "net"}, false},
-		{"only user and net", syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET, host.Select(RequiredNamespaces...), []string{"user", "net"}, false},
+		{"only user and net", syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET, host.Select(RequiredNamespaces()...), []string{"user", "net"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

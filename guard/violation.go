@@ -99,16 +99,16 @@ type Config struct {
 	DisableShellMetachars bool `json:"disable_shell_metachars,omitempty"`
 
 	// BlockedCommands are basenames compared exactly (case-sensitive).
-	// Nil means DefaultBlockedCommands.
+	// Nil means the original's list (see DefaultConfig).
 	BlockedCommands []string `json:"blocked_commands"`
 	// SensitivePaths are lower-case substrings searched in every argument.
-	// Nil means DefaultSensitivePaths.
+	// Nil means the original's list (see DefaultConfig).
 	SensitivePaths []string `json:"sensitive_paths"`
 	// ShellMetachars are patterns searched in shell -c scripts. Nil means
-	// DefaultShellMetachars.
+	// the original's list (see DefaultConfig).
 	ShellMetachars []string `json:"shell_metachars"`
 	// Shells are the basenames whose -c argument is a script. Nil means
-	// DefaultShells.
+	// sh, bash, zsh, fish, dash, csh, tcsh, ksh, mksh, ash, yash, posh.
 	Shells []string `json:"shells"`
 
 	// MaxPids is the original's max_pids: CheckForkBomb reports a count
@@ -127,27 +127,29 @@ type Config struct {
 	Deny []ViolationType `json:"deny"`
 }
 
-// The original's default lists, in its order.
+// The original's default lists, in its order. They are unexported so
+// that no caller can change the defaults of every Config at once;
+// DefaultConfig hands out copies.
 var (
-	// DefaultBlockedCommands is the original's BLOCKED_COMMANDS (26).
-	DefaultBlockedCommands = []string{
+	// defaultBlockedCommands is the original's BLOCKED_COMMANDS (26).
+	defaultBlockedCommands = []string{
 		"bash", "sh", "zsh", "fish", "dash", "csh", "tcsh",
 		"python", "python3", "perl", "ruby", "php", "lua", "node", "deno", "bun",
 		"gcc", "cc", "g++", "clang", "make", "cmake", "cargo", "go", "rustc", "javac",
 	}
-	// DefaultSensitivePaths is the original's SENSITIVE_PATHS (15).
-	DefaultSensitivePaths = []string{
+	// defaultSensitivePaths is the original's SENSITIVE_PATHS (15).
+	defaultSensitivePaths = []string{
 		"/etc/shadow", "/etc/gshadow", "/etc/sudoers", "/root/", "/.ssh/", "/.gnupg/",
 		"/.aws/", "/.kube/", "/.docker/", "/dev/mem", "/dev/kmem", "/dev/port",
 		"/proc/kcore", "/proc/sysrq-trigger", "/sys/firmware/efi/efivars",
 	}
-	// DefaultShellMetachars is the original's SHELL_METACHAR_PATTERNS (11).
-	DefaultShellMetachars = []string{
+	// defaultShellMetachars is the original's SHELL_METACHAR_PATTERNS (11).
+	defaultShellMetachars = []string{
 		"| sh", "| bash", "; sh", "; bash", "| /bin/sh", "| /bin/bash",
 		"`", "$(", "${", "/dev/tcp", "mkfifo",
 	}
-	// DefaultShells are the programs whose -c option takes a script.
-	DefaultShells = []string{"sh", "bash", "zsh", "fish", "dash", "csh", "tcsh", "ksh", "mksh", "ash", "yash", "posh"}
+	// defaultShells are the programs whose -c option takes a script.
+	defaultShells = []string{"sh", "bash", "zsh", "fish", "dash", "csh", "tcsh", "ksh", "mksh", "ash", "yash", "posh"}
 )
 
 // The defaults of the scalar fields.
@@ -161,10 +163,10 @@ const (
 // filled in.
 func DefaultConfig() Config {
 	return Config{
-		BlockedCommands:       slices.Clone(DefaultBlockedCommands),
-		SensitivePaths:        slices.Clone(DefaultSensitivePaths),
-		ShellMetachars:        slices.Clone(DefaultShellMetachars),
-		Shells:                slices.Clone(DefaultShells),
+		BlockedCommands:       slices.Clone(defaultBlockedCommands),
+		SensitivePaths:        slices.Clone(defaultSensitivePaths),
+		ShellMetachars:        slices.Clone(defaultShellMetachars),
+		Shells:                slices.Clone(defaultShells),
 		MaxPids:               DefaultMaxPids,
 		PidsNearFraction:      DefaultPidsNearFraction,
 		TimeAnomalyMultiplier: DefaultTimeAnomalyMultiplier,
@@ -208,11 +210,11 @@ func orDefault[T any](v, def []T) []T {
 }
 
 func (c Config) blockedCommands() []string {
-	return orDefault(c.BlockedCommands, DefaultBlockedCommands)
+	return orDefault(c.BlockedCommands, defaultBlockedCommands)
 }
-func (c Config) sensitivePaths() []string { return orDefault(c.SensitivePaths, DefaultSensitivePaths) }
-func (c Config) shellMetachars() []string { return orDefault(c.ShellMetachars, DefaultShellMetachars) }
-func (c Config) shells() []string         { return orDefault(c.Shells, DefaultShells) }
+func (c Config) sensitivePaths() []string { return orDefault(c.SensitivePaths, defaultSensitivePaths) }
+func (c Config) shellMetachars() []string { return orDefault(c.ShellMetachars, defaultShellMetachars) }
+func (c Config) shells() []string         { return orDefault(c.Shells, defaultShells) }
 
 func (c Config) maxPids() int {
 	if c.MaxPids == 0 {
