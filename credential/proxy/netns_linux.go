@@ -82,3 +82,22 @@ func listenLocked(ctx context.Context, nsPath, addr string) (ln net.Listener, re
 	}
 	return ln, true, nil
 }
+
+// ServeInNetns serves p on addr (such as "127.0.0.1:3128") inside the
+// network namespace of process pid, until stop is called. It fits
+// backend.Spec.Prepare: the listener is opened before the command runs,
+// and serving continues after ctx (which bounds only the setup) ends.
+// stop closes the listener and every connection, and waits for them.
+func (p *Proxy) ServeInNetns(ctx context.Context, pid int, addr string) (stop func(), err error) {
+	ln, err := ListenInNetns(ctx, fmt.Sprintf("/proc/%d/ns/net", pid), addr)
+	if err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = p.Serve(sctx, ln)
+	}()
+	return func() { cancel(); <-done }, nil
+}

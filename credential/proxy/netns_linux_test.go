@@ -83,18 +83,23 @@ func TestListenInNetns(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ln, err := ListenInNetns(ctx, fmt.Sprintf("/proc/%d/ns/net", pid), "127.0.0.1:0")
+	// The port is chosen first, as kavach does, so that the command's
+	// HTTP_PROXY can be set before the sandbox exists: inside a fresh
+	// namespace every port is free.
+	probe, err := ListenInNetns(ctx, fmt.Sprintf("/proc/%d/ns/net", pid), "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	proxyAddr := probe.Addr().String()
+	probe.Close()
 	if got := threadNetns(t); len(got) != 1 || !got[hostNS] {
 		t.Fatalf("threads left in other namespaces: %v (host %s)", got, hostNS)
 	}
-	serveCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- p.Serve(serveCtx, ln) }()
-	defer func() { stop(); <-done }()
-	proxyAddr := ln.Addr().String()
+	stop, err := p.ServeInNetns(ctx, pid, proxyAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
 
 	// The host's loopback does not have the listener.
 	if c, err := net.DialTimeout("tcp", proxyAddr, time.Second); err == nil {
