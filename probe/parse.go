@@ -243,3 +243,9 @@ func ParseNetDev(b []byte) ([]string, error) {
 	}
 	return names, nil
 }
+
+// cpuWithin decides the CPU check: the measured use of busy threads may
+// exceed the limit by 25% (plus 0.05 CPU) for the edges of the quota
+// periods. A host so loaded that the threads get less than the limit
+// anyway cannot contradict the claim, and passes.
+func cpuWithin(rate, limit float64) bool { return rate <= limit*1.25+0.05 }

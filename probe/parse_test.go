@@ -333,3 +333,18 @@ func FuzzParseOutput(f *testing.F) {
 		}
 	})
 }
+
+func TestCPUWithin(t *testing.T) {
+	tests := []struct {
+		rate, limit float64
+		want        bool
+	}{
+		{0.98, 1, true}, {1.29, 1, true}, {1.31, 1, false}, {1.95, 1, false},
+		{0.5, 0.5, true}, {0.70, 0.5, false}, {0.1, 1, true},
+	}
+	for _, tc := range tests {
+		if got := cpuWithin(tc.rate, tc.limit); got != tc.want {
+			t.Errorf("cpuWithin(%g, %g) = %v", tc.rate, tc.limit, got)
+		}
+	}
+}

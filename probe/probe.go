@@ -210,15 +210,17 @@ func buildCatalogue() []Check {
 		cs = append(cs, Check{ID: id, Description: desc, Modifier: m, expect: expect})
 	}
 	for _, ns := range nsNames {
-		expect := hasNS(ns.enforced)
+		expect, m := hasNS(ns.enforced), Base
 		if ns.proc == "net" {
 			// A sandbox whose network is isolated needs its own network
-			// namespace, whatever the namespace list says.
+			// namespace, whatever the namespace list says; sharing the
+			// host's costs the network-off points, not the base.
 			expect = func(e *backend.Enforced) bool {
 				return slices.Contains(e.Namespaces, "net") || networkIsolated(e)
 			}
+			m = NetworkOff
 		}
-		add("ns."+ns.proc, fmt.Sprintf("own %s namespace (inode differs from the host's)", ns.proc), Base, expect)
+		add("ns."+ns.proc, fmt.Sprintf("own %s namespace (inode differs from the host's)", ns.proc), m, expect)
 	}
 	for _, c := range []string{"CapEff", "CapPrm", "CapBnd", "CapAmb", "CapInh"} {
 		add("caps."+c, c+" is empty", Base, capsDropped)
@@ -232,8 +234,6 @@ func buildCatalogue() []Check {
 	landlockOn := func(e *backend.Enforced) bool { return e.LandlockRules > 0 }
 	add("landlock.abi", "the kernel's Landlock ABI is at least the claimed one", Landlock, landlockOn)
 	add("landlock.write", "Landlock denies writes outside the granted paths (EACCES)", Landlock, landlockOn)
-	add("landlock.signal", "Landlock scoping denies signals to processes outside the sandbox's domain", Landlock,
-		func(e *backend.Enforced) bool { return e.LandlockScoped })
 	add("landlock.tcp", "Landlock denies TCP connects to ports not granted (EACCES)", Landlock,
 		func(e *backend.Enforced) bool { return e.LandlockNetRules > 0 })
 	ro := func(e *backend.Enforced) bool { return e.ReadOnlyRoot }
@@ -263,8 +263,6 @@ func buildCatalogue() []Check {
 		func(e *backend.Enforced) bool { return e.MemoryLimitMB > 0 })
 	add("limits.cpu", "the CPU limit is in force (busy threads get no more than it)", ResourceLimit,
 		func(e *backend.Enforced) bool { return e.CPULimit > 0 })
-	add("limits.pids_visible", "the pids limit is visible (pids.max or RLIMIT_NPROC)", None,
-		func(e *backend.Enforced) bool { return e.MaxPids > 0 })
 	add("limits.pids", "the pids limit is in force (fork fails before max_pids+16 children)", None,
 		func(e *backend.Enforced) bool { return e.MaxPids > 0 })
 	return cs

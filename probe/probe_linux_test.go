@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -222,5 +223,16 @@ func TestSweepMatchesSeccompProfiles(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBurn checks the CPU check's measurement: two busy threads for
+// 300 ms use CPU time and take at least that long. (How many CPUs they
+// get on a shared host depends on its load, so only the decision is
+// tested exactly, in TestCPUWithin.)
+func TestBurn(t *testing.T) {
+	used, wall := burn(2, 300*time.Millisecond)
+	if wall < 300*time.Millisecond || used <= 0 || used > 2*wall+50*time.Millisecond {
+		t.Fatalf("burn used %v of CPU in %v", used, wall)
 	}
 }
