@@ -14,10 +14,7 @@ var (
 	benchMixed = sync.OnceValue(func() []byte {
 		// Clean text with one generated positive of every rule every ~4 KiB.
 		r := rand.New(rand.NewPCG(2, 3))
-		var pos []string
-		for _, ss := range truePositives(17, 2) {
-			pos = append(pos, ss...)
-		}
+		pos := truePositiveList(17, 2)
 		var b bytes.Buffer
 		clean := benchClean()
 		for off := 0; off < len(clean); off += 4096 {

@@ -295,11 +295,22 @@ func phone(b []byte, p int) (int, int) {
 			return 0, 0
 		}
 		e, nd, groups := p, 0, 1
-		for e < len(b) && nd <= 15 {
+		groupEnd, groupND := 0, 0 // the last group boundary and the digits before it
+		for e < len(b) {
 			if isDigit(b[e]) {
+				if nd == 15 {
+					if groupEnd == 0 {
+						return 0, 0
+					}
+					// A number that runs on is cut at its last group: the
+					// rest is something else (a card, an id).
+					e, nd = groupEnd, groupND
+					break
+				}
 				nd++
 				e++
 			} else if (b[e] == ' ' || b[e] == '-' || b[e] == '.') && e+1 < len(b) && isDigit(b[e+1]) && isDigit(b[e-1]) {
+				groupEnd, groupND = e, nd
 				groups++
 				e++
 			} else {
@@ -404,8 +415,8 @@ func ipv4(b []byte, p int) int {
 			return 0
 		}
 	}
-	if q+1 < len(b) && b[q] == ':' && isDigit(b[q+1]) {
-		return q // a port follows
+	if q+1 < len(b) && (b[q] == ':' || b[q] == '/') && isDigit(b[q+1]) {
+		return q // a port or a prefix length follows
 	}
 	if !endsNumber(b, q) {
 		return 0

@@ -1,6 +1,9 @@
 package scan
 
-import "slices"
+import (
+	"encoding/binary"
+	"slices"
+)
 
 // literals finds every occurrence of a set of ASCII keywords, ignoring ASCII
 // case, in one pass over the input.
@@ -93,7 +96,7 @@ func newLiterals(keywords []string) *literals {
 				best, bestW = j, w
 			}
 		}
-		key := uint16(p[best])<<8 | uint16(p[best+1])
+		key := bigramKey(p[best], p[best+1])
 		l.bitmap[key>>6] |= 1 << (key & 63)
 		byKey[key] = append(byKey[key], anchor{pat: i, off: best})
 	}
@@ -112,6 +115,14 @@ type hit struct {
 	start int
 }
 
+// bigramKey is the bitmap index of the bigram (c0, c1). Setting bit 0x20
+// folds ASCII letters to lower case; it also merges some punctuation pairs
+// ('@' with '`', '_' with DEL), which only costs a rare extra comparison,
+// and it lets the scan loop fold two bytes with one OR.
+func bigramKey(c0, c1 byte) uint16 {
+	return uint16(c0|0x20) | uint16(c1|0x20)<<8
+}
+
 // find appends every keyword occurrence in b to hits, ordered by start.
 func (l *literals) find(b []byte, hits []hit) []hit {
 	if len(b) < 2 {
@@ -119,26 +130,45 @@ func (l *literals) find(b []byte, hits []hit) []hit {
 	}
 	first := len(hits)
 	bm := &l.bitmap
-	prev := uint16(fold[b[0]]) << 8
-	for i := 1; i < len(b); i++ {
-		c := uint16(fold[b[i]])
-		k := prev | c
-		prev = c << 8
-		if bm[k>>6]&(1<<(k&63)) == 0 {
+	n := len(b) - 1 // bigrams start at 0..n-1
+	i := 0
+	// The loop tests four positions with one branch; only when one of
+	// them has its bit set does it look at them one by one.
+	for ; i+4 <= n; i += 4 {
+		k0 := binary.LittleEndian.Uint16(b[i:]) | 0x2020
+		k1 := binary.LittleEndian.Uint16(b[i+1:]) | 0x2020
+		k2 := binary.LittleEndian.Uint16(b[i+2:]) | 0x2020
+		k3 := binary.LittleEndian.Uint16(b[i+3:]) | 0x2020
+		if (bm[k0>>6]>>(k0&63)|bm[k1>>6]>>(k1&63)|bm[k2>>6]>>(k2&63)|bm[k3>>6]>>(k3&63))&1 == 0 {
 			continue
 		}
-		for _, a := range l.flat[l.index[k]:l.index[k+1]] {
-			s := i - 1 - a.off
-			p := l.pats[a.pat]
-			if s < 0 || s+len(p) > len(b) || !equalFold(b[s:s+len(p)], p) {
-				continue
-			}
-			hits = append(hits, hit{pat: a.pat, start: s})
+		for j := i; j < i+4; j++ {
+			hits = l.verify(b, j, hits)
 		}
+	}
+	for ; i < n; i++ {
+		hits = l.verify(b, i, hits)
 	}
 	// Anchors sit at different offsets, so hits come out ordered by anchor
 	// position; rules expect them by start.
 	slices.SortStableFunc(hits[first:], func(x, y hit) int { return x.start - y.start })
+	return hits
+}
+
+// verify appends the keywords anchored on the bigram at i that match.
+func (l *literals) verify(b []byte, i int, hits []hit) []hit {
+	k := bigramKey(b[i], b[i+1])
+	if l.bitmap[k>>6]&(1<<(k&63)) == 0 {
+		return hits
+	}
+	for _, a := range l.flat[l.index[k]:l.index[k+1]] {
+		s := i - a.off
+		p := l.pats[a.pat]
+		if s < 0 || s+len(p) > len(b) || !equalFold(b[s:s+len(p)], p) {
+			continue
+		}
+		hits = append(hits, hit{pat: a.pat, start: s})
+	}
 	return hits
 }
 
