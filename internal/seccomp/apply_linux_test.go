@@ -177,7 +177,7 @@ func TestApplyWithoutNoNewPrivs(t *testing.T) {
 	if strings.HasPrefix(r.stdout, "inherited") {
 		kavachtest.Skip(t, "no_new_privs is already set on the test process, cannot test its absence")
 	}
-	if !strings.HasPrefix(r.stdout, "is-ErrNoNewPrivs=true") {
+	if !strings.HasPrefix(r.stdout, "is-ErrNoNewPrivs=true unfiltered=true") {
 		t.Errorf("Apply without no_new_privs: stdout %q stderr %q, want ErrNoNewPrivs", r.stdout, r.stderr)
 	}
 }

@@ -120,7 +120,9 @@ func applyWithoutNNP() int {
 		return 1
 	}
 	err = f.Apply()
-	fmt.Printf("is-ErrNoNewPrivs=%v %v\n", errors.Is(err, ErrNoNewPrivs), err)
+	status, _ := os.ReadFile("/proc/self/status")
+	fmt.Printf("is-ErrNoNewPrivs=%v unfiltered=%v %v\n", errors.Is(err, ErrNoNewPrivs),
+		strings.Contains(string(status), "\nSeccomp:\t0\n"), err)
 	return 0
 }
 
