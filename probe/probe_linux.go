@@ -889,7 +889,7 @@ func (p *prober) memory() (bool, string) {
 		notes = append(notes, fmt.Sprintf("RLIMIT_AS %d MiB", rl.Cur>>20))
 	}
 	if claim == 0 {
-		return false, "no memory limit claimed; " + strings.Join(notes, ", ")
+		return false, strings.Join(append([]string{"no memory limit claimed"}, notes...), "; ")
 	}
 	if len(p.h.Self) == 0 {
 		return false, "the host passed no helper command"
