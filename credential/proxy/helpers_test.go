@@ -207,3 +207,11 @@ var (
 	_ = strings.Contains
 	_ = httptest.NewServer
 )
+
+func newPool(certs ...*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p
+}

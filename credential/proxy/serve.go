@@ -192,10 +192,18 @@ func (cc *conn) handle(ctx context.Context, req *http.Request) bool {
 		}
 		out.Header.Del("Expect")
 	}
-	for _, r := range cc.p.rulesFor(d.host, d.port) {
+	rules := cc.p.rulesFor(d.host, d.port)
+	for _, r := range rules {
 		out.Header.Del(r.name)
 		_ = r.value.Use(func(b []byte) { out.Header.Set(r.name, string(b)) })
 		ev.Injected = append(ev.Injected, r.name)
+	}
+	var needles [][]byte
+	if len(rules) > 0 {
+		needles = needlesFor(rules)
+		// The response is scrubbed of the credential; that needs it
+		// uncompressed.
+		out.Header.Set("Accept-Encoding", "identity")
 	}
 	if deadline, ok := rctx.Deadline(); ok {
 		_ = cc.c.SetReadDeadline(deadline)
@@ -222,6 +230,10 @@ func (cc *conn) handle(ctx context.Context, req *http.Request) bool {
 	resp.Close = !keep
 	if deadline, ok := rctx.Deadline(); ok {
 		_ = cc.c.SetWriteDeadline(deadline)
+	}
+	if len(needles) > 0 {
+		scrubHeader(resp.Header, needles)
+		resp.Body = newScrubBody(resp.Body, needles)
 	}
 	resp.Body = &flushingBody{ReadCloser: resp.Body, bw: cc.bw}
 	// writerOnly hides bufio.Writer's ReadFrom, which would read the body

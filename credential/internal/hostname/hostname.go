@@ -117,7 +117,10 @@ func SplitHostPort(s string) (host string, port int, err error) {
 			return "", 0, fmt.Errorf("%w: %q: junk after ']'", ErrBadHost, s)
 		}
 		p, err := ParsePort(rest[1:])
-		return host, p, err
+		if err != nil {
+			return "", 0, err
+		}
+		return host, p, nil
 	}
 	switch strings.Count(s, ":") {
 	case 0:
@@ -125,7 +128,10 @@ func SplitHostPort(s string) (host string, port int, err error) {
 	case 1:
 		h, ps, _ := strings.Cut(s, ":")
 		p, err := ParsePort(ps)
-		return h, p, err
+		if err != nil {
+			return "", 0, err
+		}
+		return h, p, nil
 	}
 	return "", 0, fmt.Errorf("%w: %q: an IPv6 address needs brackets, as in [::1]:443", ErrBadHost, s)
 }

@@ -1,0 +1,103 @@
+package proxy
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/kavach-go/kavach/credential"
+)
+
+func TestScrubBody(t *testing.T) {
+	needles := [][]byte{[]byte("Bearer " + testToken), []byte(testToken)}
+	tests := []struct{ in, want string }{
+		{"nothing here", "nothing here"},
+		{"auth=Bearer " + testToken + ";", "auth=" + strings.Repeat("*", 7+len(testToken)) + ";"},
+		{testToken + testToken, strings.Repeat("*", 2*len(testToken))},
+		{"tok-SECRET-9f8e7d6c5b4", "tok-SECRET-9f8e7d6c5b4"}, // a prefix only
+		{"x" + testToken[:10], "x" + testToken[:10]},
+	}
+	for _, tt := range tests {
+		for _, r := range []func(io.Reader) io.Reader{func(r io.Reader) io.Reader { return r }, iotest.OneByteReader, iotest.HalfReader} {
+			got, err := io.ReadAll(newScrubBody(io.NopCloser(r(strings.NewReader(tt.in))), needles))
+			if err != nil || string(got) != tt.want {
+				t.Errorf("scrub(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			}
+		}
+	}
+}
+
+func FuzzScrubBody(f *testing.F) {
+	f.Add([]byte("abc tok-SECRET-9f8e7d6c5b4a def"), uint8(3))
+	f.Add([]byte("tok-SECRETtok-SECRET-9f8e7d6c5b4a"), uint8(1))
+	f.Fuzz(func(t *testing.T, in []byte, chunk uint8) {
+		needles := [][]byte{[]byte(testToken), []byte("SECRET-9")}
+		r := io.Reader(bytes.NewReader(in))
+		if chunk%2 == 1 {
+			r = iotest.OneByteReader(r)
+		}
+		out, err := io.ReadAll(newScrubBody(io.NopCloser(r), needles))
+		if err != nil || len(out) != len(in) {
+			t.Fatalf("len %d -> %d, %v", len(in), len(out), err)
+		}
+		for i := range out {
+			if out[i] != in[i] && out[i] != '*' {
+				t.Fatalf("byte %d changed to %q", i, out[i])
+			}
+		}
+		for _, n := range needles {
+			if bytes.Contains(out, n) {
+				t.Fatalf("%q left in %q", n, out)
+			}
+		}
+	})
+}
+
+// TestScrubEcho checks that an upstream echoing the injected credential
+// does not hand it to the client, over plain HTTP and intercepted HTTPS.
+func TestScrubEcho(t *testing.T) {
+	echo := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Echo", r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "text/plain")
+		fmt.Fprintf(w, "you sent %q and the token %s; Accept-Encoding %s", r.Header.Get("Authorization"), strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "), r.Header.Get("Accept-Encoding"))
+	})
+	for _, useTLS := range []bool{false, true} {
+		t.Run(fmt.Sprint("tls=", useTLS), func(t *testing.T) {
+			up := httptest.NewUnstartedServer(echo)
+			if useTLS {
+				up.StartTLS()
+			} else {
+				up.Start()
+			}
+			defer up.Close()
+			cfg := Config{
+				Allow:   []string{fmt.Sprintf("127.0.0.1:%d", port(t, up.URL))},
+				Headers: []credential.Header{newHeader(t, "127.0.0.1", 0, "Authorization", "Bearer "+testToken)},
+			}
+			if useTLS {
+				cfg.ExtraUpstreamRoots = append(cfg.ExtraUpstreamRoots, up.Certificate())
+			}
+			s := startProxy(t, cfg)
+			roots := s.p.CA().Certificate()
+			pool := newPool(roots)
+			resp, err := s.client(pool).Get(up.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			all := string(body) + fmt.Sprint(resp.Header)
+			if strings.Contains(all, testToken) || strings.Contains(all, "9f8e7d") {
+				t.Fatalf("the credential came back: %s", all)
+			}
+			if !strings.Contains(string(body), "you sent \"*****") || !strings.Contains(string(body), "Accept-Encoding identity") {
+				t.Fatalf("body %q", body)
+			}
+		})
+	}
+}
