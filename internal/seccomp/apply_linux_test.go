@@ -103,6 +103,7 @@ func parseProbes(t *testing.T, r childResult) map[string]syscall.Errno {
 // what the control gave.
 func TestProbes(t *testing.T) {
 	requireSeccomp(t)
+	t.Parallel()
 	root := os.Geteuid() == 0
 	control := parseProbes(t, runChild(t, "probe", "none"))
 	for _, profile := range []string{"basic", "strict"} {
@@ -148,6 +149,7 @@ func TestProbes(t *testing.T) {
 // control run survives.
 func TestKilled(t *testing.T) {
 	requireSeccomp(t)
+	t.Parallel()
 	if runtime.GOARCH != "amd64" {
 		kavachtest.Skip(t, "x32 and int 0x80 exist only on amd64, running on %s", runtime.GOARCH)
 	}
@@ -173,6 +175,7 @@ func TestKilled(t *testing.T) {
 
 func TestApplyWithoutNoNewPrivs(t *testing.T) {
 	requireSeccomp(t)
+	t.Parallel()
 	r := runChild(t, "nonnp", "none")
 	if strings.HasPrefix(r.stdout, "inherited") {
 		kavachtest.Skip(t, "no_new_privs is already set on the test process, cannot test its absence")
@@ -186,6 +189,7 @@ func TestApplyWithoutNoNewPrivs(t *testing.T) {
 // what must fail fails.
 func TestPrograms(t *testing.T) {
 	requireSeccomp(t)
+	t.Parallel()
 	sh := kavachtest.RequireBinary(t, "sh")
 	ls := kavachtest.RequireBinary(t, "ls")
 	kavachtest.RequireFile(t, "/usr/bin/python3")
@@ -225,6 +229,7 @@ func TestPrograms(t *testing.T) {
 	for _, profile := range []string{"basic", "strict"} {
 		for _, p := range progs {
 			t.Run(profile+"/"+p.name, func(t *testing.T) {
+				t.Parallel()
 				r := runChild(t, "exec", profile, argvEnv(p.argv), envNext+"="+p.next)
 				if !r.status.Exited() || r.status.ExitStatus() != 0 || !strings.Contains(r.stdout, p.wantOut) {
 					t.Errorf("status %v, stdout %q, stderr %q; want exit 0 and %q", r.status, r.stdout, r.stderr, p.wantOut)
