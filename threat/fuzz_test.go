@@ -18,6 +18,7 @@ func FuzzParseJournal(f *testing.F) {
 	f.Add([]byte(h + `{"op":"record","timestamp":1700000000,"score":0.9,"agent_id":"a"}` + "\n" +
 		`{"op":"block","agent_id":"a","escalation":"Tier3Suspend","since":1700000000,"score":3.2}` + "\n"))
 	f.Add([]byte(h + `{"op":"reset","agent_id":"a"}` + "\n"))
+	f.Add([]byte(h + `{"op":"record","timestamp":5,"score":0.5,"agent_id":"a"}` + "\n" + `{"op":"reset","agent_id":"a"}` + "\n"))
 	f.Add([]byte(h + `{"op":"record","timestamp":-9223372036854775808,"score":1e-320,"agent_id":"\u0000"}` + "\n" +
 		`{"op":"block","agent_id":"b","escalation":"tier4_revoke","since":0,"score":1e300}` + "\n"))
 	f.Add([]byte(h + `{"op":"rec`))
@@ -61,7 +62,9 @@ func FuzzParseJournal(f *testing.F) {
 		for _, e := range back {
 			st2.apply(e)
 		}
-		if !reflect.DeepEqual(st, st2) {
+		// oldest is only a lower bound (a reset does not raise it), so
+		// compare what the state holds.
+		if !reflect.DeepEqual(st.Records, st2.Records) || !reflect.DeepEqual(st.Agents, st2.Agents) || st.n != st2.n {
 			t.Fatalf("round trip:\n%+v\n%+v", st, st2)
 		}
 	})

@@ -82,30 +82,41 @@ func (e entry) validate() error {
 	return nil
 }
 
-// state is the tracker's state: the records in the order they were made,
-// and the blocked agents.
+// state is the tracker's state: each agent's records in the order they
+// were made, and the blocked agents. Records are kept per agent because
+// an agent score only ever sums that agent's records, in their order, so
+// Score and Record cost what one agent holds, not what all agents hold.
 type state struct {
-	Records []Record
+	Records map[string][]Record
 	Agents  map[string]Block
+	// n is the number of records; oldest is a lower bound of their
+	// timestamps, so prune skips the scan until the cutoff passes it.
+	n      int
+	oldest int64
 }
 
-func newState() state { return state{Records: []Record{}, Agents: map[string]Block{}} }
+func newState() state {
+	return state{Records: map[string][]Record{}, Agents: map[string]Block{}, oldest: math.MaxInt64}
+}
 
 // apply applies one validated entry.
 func (st *state) apply(e entry) {
 	switch e.Op {
 	case opRecord:
-		st.Records = append(st.Records, Record{Timestamp: e.Timestamp, Score: e.Score, AgentID: e.AgentID})
+		st.Records[e.AgentID] = append(st.Records[e.AgentID], Record{Timestamp: e.Timestamp, Score: e.Score, AgentID: e.AgentID})
+		st.n++
+		st.oldest = min(st.oldest, e.Timestamp)
 	case opBlock:
 		st.Agents[e.AgentID] = Block{Escalation: *e.Escalation, Since: e.Since, Score: e.Score}
 	case opReset:
 		delete(st.Agents, e.AgentID)
-		st.Records = slices.DeleteFunc(st.Records, func(r Record) bool { return r.AgentID == e.AgentID })
+		st.n -= len(st.Records[e.AgentID])
+		delete(st.Records, e.AgentID)
 	}
 }
 
 // live is the number of journal lines a compacted file would hold.
-func (st *state) live() int { return len(st.Records) + len(st.Agents) }
+func (st *state) live() int { return st.n + len(st.Agents) }
 
 // score sums the agent's records in the window, in record order, as the
 // original's agent_score does.
@@ -114,8 +125,8 @@ func (st *state) score(agentID string, now int64, cfg TrackerConfig) float64 {
 	cutoff := now - window
 	half := float64(window) / 2
 	sum := 0.0
-	for _, r := range st.Records {
-		if r.AgentID != agentID || r.Timestamp < cutoff {
+	for _, r := range st.Records[agentID] {
+		if r.Timestamp < cutoff {
 			continue
 		}
 		age := max(float64(now-r.Timestamp), 0)
@@ -126,7 +137,22 @@ func (st *state) score(agentID string, now int64, cfg TrackerConfig) float64 {
 
 // prune drops records stamped before cutoff.
 func (st *state) prune(cutoff int64) {
-	st.Records = slices.DeleteFunc(st.Records, func(r Record) bool { return r.Timestamp < cutoff })
+	if cutoff <= st.oldest {
+		return
+	}
+	st.oldest = math.MaxInt64
+	for id, rs := range st.Records {
+		kept := slices.DeleteFunc(rs, func(r Record) bool { return r.Timestamp < cutoff })
+		st.n -= len(rs) - len(kept)
+		if len(kept) == 0 {
+			delete(st.Records, id)
+			continue
+		}
+		st.Records[id] = kept
+		for _, r := range kept {
+			st.oldest = min(st.oldest, r.Timestamp)
+		}
+	}
 }
 
 // parseJournal parses the complete lines of b, which starts at byte
@@ -207,12 +233,14 @@ func encodeLines(b []byte, entries []entry) ([]byte, error) {
 	return b, nil
 }
 
-// snapshot is the compacted journal of st: the header, its records, then
-// its blocks in agent order.
+// snapshot is the compacted journal of st: the header, the records of
+// each agent in agent order, then the blocks in agent order.
 func snapshot(st *state) ([]byte, error) {
 	entries := make([]entry, 0, st.live())
-	for _, r := range st.Records {
-		entries = append(entries, recordEntry(r))
+	for _, id := range slices.Sorted(maps.Keys(st.Records)) {
+		for _, r := range st.Records[id] {
+			entries = append(entries, recordEntry(r))
+		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(st.Agents)) {
 		entries = append(entries, blockEntry(id, st.Agents[id]))

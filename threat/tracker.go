@@ -311,7 +311,7 @@ func (t *OffenderTracker) Prune(ctx context.Context) error {
 func (t *OffenderTracker) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.st.Records)
+	return t.st.n
 }
 
 func validScore(s float64) bool { return s >= 0 && s <= 1 }

@@ -446,7 +446,7 @@ func BenchmarkTrackerRecord(b *testing.B) {
 				if i%10 == 0 {
 					c.Advance(time.Second)
 				}
-				tr.st.Records = append(tr.st.Records, Record{Timestamp: c.Now().Unix(), Score: 0.01, AgentID: agents[i%10]})
+				tr.st.apply(recordEntry(Record{Timestamp: c.Now().Unix(), Score: 0.01, AgentID: agents[i%10]}))
 			}
 			if persisted {
 				if err := tr.j.compact(&tr.st); err != nil {
