@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +18,7 @@ import (
 	"github.com/kavach-go/kavach/internal/kavachtest"
 	"github.com/kavach-go/kavach/policy"
 	"github.com/kavach-go/kavach/probe"
+	"github.com/kavach-go/kavach/score"
 )
 
 // init runs the probe role when `kavach verify` re-runs this test binary
@@ -251,6 +254,58 @@ func TestVerifyJSON(t *testing.T) {
 	for _, k := range []string{"claimed", "verified", "checks", "ok", "enforced", "backend", "policy", "host_tcp_connections"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("JSON lacks %q: %s", k, b)
+		}
+	}
+}
+
+// liar wraps a backend and claims seccomp "basic" on top of what the
+// wrapped backend really enforces: a backend whose seccomp layer broke.
+type liar struct{ backend.Backend }
+
+func (l liar) lie(e backend.Enforced) backend.Enforced {
+	e.Seccomp, e.SeccompRules = "basic", 1
+	return e
+}
+
+func (l liar) Plan(ctx context.Context, p policy.Policy) (backend.Enforced, error) {
+	e, err := l.Backend.Plan(ctx, p)
+	return l.lie(e), err
+}
+
+func (l liar) Create(ctx context.Context, spec backend.Spec) (backend.Sandbox, error) {
+	sb, err := l.Backend.Create(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return liarSandbox{sb, l}, nil
+}
+
+type liarSandbox struct {
+	backend.Sandbox
+	l liar
+}
+
+func (s liarSandbox) Enforced() backend.Enforced { return s.l.lie(s.Sandbox.Enforced()) }
+
+// TestVerifyCLICatchesBrokenSeccomp runs a minimal process sandbox whose
+// backend claims seccomp: verify must exit 1 and verify exactly the
+// seccomp points less than claimed.
+func TestVerifyCLICatchesBrokenSeccomp(t *testing.T) {
+	requireProcess(t)
+	verifyBackends = []backend.Backend{liar{process.New()}}
+	defer func() { verifyBackends = nil }()
+	code, out, stderr := run(t, "", "verify", "-b", "process", "-p", "minimal")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1; stderr %q\n%s", code, stderr, out)
+	}
+	honest := score.Enforced("process", score.Facts{LandlockRules: 1, NetworkOff: true, ReadOnlyRoot: true}).Value
+	want := fmt.Sprintf("NOT VERIFIED: claimed %d, verified %d;", honest+5, honest)
+	if !strings.Contains(out, want) || !strings.Contains(out, "not verified: seccomp") {
+		t.Fatalf("output lacks %q:\n%s", want, out)
+	}
+	for _, id := range []string{"seccomp.mode", "sys.keyctl", "sys.clone_newuser"} {
+		if !strings.Contains(out, id+" ") || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(id)+`\s+FAIL\s+pass`).MatchString(out) {
+			t.Errorf("%s is not reported as an expected check that failed", id)
 		}
 	}
 }
