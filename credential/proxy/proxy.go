@@ -181,41 +181,27 @@ func (p *Proxy) checkHeader(h credential.Header) (rule, error) {
 	}
 	// A rule for a host the allowlist refuses could never apply; that is
 	// almost certainly a mistake worth stopping for.
-	allowed := false
-	for _, port := range []int{h.Port, 80, 443} {
-		if port == 0 {
-			continue
-		}
-		if addr.IsValid() {
-			_, allowed = p.allow.coveringPrefix(addr, port)
-		} else {
-			allowed = p.allow.allowsName(name, port)
-		}
-		if allowed || h.Port != 0 {
-			break
-		}
-	}
-	if !allowed && h.Port == 0 {
-		allowed = p.anyPortAllowed(name, addr)
-	}
-	if !allowed {
+	if !p.hostAllowed(name, addr, h.Port) {
 		return rule{}, fmt.Errorf("%w: header %s for %s: host is not on the allowlist", ErrBadConfig, h.Name, name)
 	}
 	return rule{host: name, port: h.Port, name: http.CanonicalHeaderKey(h.Name), value: h.Value}, nil
 }
 
-// anyPortAllowed reports whether some entry allows host on some port.
-func (p *Proxy) anyPortAllowed(name string, addr netip.Addr) bool {
+// hostAllowed reports whether some entry allows host on port, or on any
+// port when port is 0.
+func (p *Proxy) hostAllowed(name string, addr netip.Addr, port int) bool {
 	for _, e := range p.allow {
-		if addr.IsValid() && e.Prefix.IsValid() && e.Prefix.Contains(addr) {
-			return true
-		}
-		port := e.Port
+		ports := []int{port}
 		if port == 0 {
-			port = 443
+			ports = []int{80, 443, e.Port}
 		}
-		if !addr.IsValid() && e.matchName(name, port) {
-			return true
+		for _, pt := range ports {
+			if pt == 0 || !e.portOK(pt) {
+				continue
+			}
+			if addr.IsValid() && e.Prefix.IsValid() && e.Prefix.Contains(addr) || !addr.IsValid() && e.matchName(name, pt) {
+				return true
+			}
 		}
 	}
 	return false

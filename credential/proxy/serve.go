@@ -173,6 +173,7 @@ func (cc *conn) handle(ctx context.Context, req *http.Request) bool {
 	defer cancel()
 	out := req.WithContext(rctx)
 	out.RequestURI = ""
+	out.URL.User = nil // userinfo is never forwarded, nor turned into a header
 	out.URL.Scheme = scheme
 	out.URL.Host = addrHost(d.host, d.port)
 	out.Host = d.host
