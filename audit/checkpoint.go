@@ -108,22 +108,29 @@ func openCheckpoint(logPath string) (*os.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open audit checkpoint: %w", err)
 	}
-	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&^0o600 != 0 {
-		if err := f.Chmod(0o600); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("open audit checkpoint: %w", err)
-		}
+	fi, err := f.Stat()
+	if err == nil && fi.Mode().Perm()&^0o600 != 0 {
+		err = f.Chmod(0o600)
+	}
+	if err == nil && fi.Size() > checkpointSize {
+		err = f.Truncate(checkpointSize)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open audit checkpoint: %w", err)
 	}
 	return f, nil
 }
 
-// updateCheckpoint overwrites the checkpoint in place and fsyncs it. The
-// write is one sector at offset 0, which disks write atomically; should a
-// power loss still tear it, Verify reports the checkpoint as malformed and
-// the log can be checked on its own with the checkpoint moved aside. A
-// crash between the log's fsync and this one leaves a checkpoint that is
-// behind the log, which Verify reports as a warning, never as tampering.
-func updateCheckpoint(f *os.File, key []byte, records uint64, last string) error {
+// updateCheckpoint overwrites the checkpoint in place, and fsyncs it when
+// sync is set (the Writer fsyncs it from a background goroutine instead,
+// see commitLocked). The write is one sector at offset 0, which disks write
+// atomically; should a power loss still tear it, Verify reports the
+// checkpoint as malformed and the log can be checked on its own with the
+// checkpoint moved aside. A crash before the checkpoint reached the disk
+// leaves one that is behind the log, which Verify reports as a warning,
+// never as tampering.
+func updateCheckpoint(f *os.File, key []byte, records uint64, last string, sync bool) error {
 	b, err := encodeCheckpoint(key, records, last)
 	if err != nil {
 		return err
@@ -131,11 +138,10 @@ func updateCheckpoint(f *os.File, key []byte, records uint64, last string) error
 	if _, err := f.WriteAt(b, 0); err != nil {
 		return fmt.Errorf("write audit checkpoint: %w", err)
 	}
-	if err := f.Truncate(checkpointSize); err != nil {
-		return fmt.Errorf("write audit checkpoint: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write audit checkpoint: %w", err)
+	if sync {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("write audit checkpoint: %w", err)
+		}
 	}
 	return nil
 }
@@ -146,7 +152,7 @@ func writeCheckpoint(logPath string, key []byte, records uint64, last string) er
 	if err != nil {
 		return err
 	}
-	err = updateCheckpoint(f, key, records, last)
+	err = updateCheckpoint(f, key, records, last, true)
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("write audit checkpoint: %w", cerr)
 	}

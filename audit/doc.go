@@ -27,8 +27,8 @@
 //   - mode 0600 for the log and its checkpoint;
 //   - constant-time comparison of HMACs;
 //   - a signed checkpoint, <log>.checkpoint, holding the record count and
-//     the last hmac, rewritten in place and fsynced after every group, so
-//     truncating the tail is detected. It is keyed with the
+//     the last hmac, rewritten in place after every group (and fsynced in
+//     the background), so truncating the tail is detected. It is keyed with the
 //     same key under a distinct prefix and does not name the log's path, so a
 //     log copied together with its checkpoint still verifies. A log without
 //     a checkpoint verifies with a warning that truncation cannot be checked;

@@ -31,7 +31,16 @@ func fuzzSeeds(f *testing.F) {
 func FuzzDecodeRecord(f *testing.F) {
 	fuzzSeeds(f)
 	sc := newScratch([]byte(testKey))
+	slow := newScratch([]byte(testKey))
 	f.Fuzz(func(t *testing.T, line []byte) {
+		if fast, ok := sc.decodeFast(line); ok {
+			r, err := slow.decodeSlow(line)
+			if err != nil || r.serial != fast.serial || !bytes.Equal(r.eventType, fast.eventType) ||
+				!bytes.Equal(r.payload, fast.payload) || !bytes.Equal(r.timestamp, fast.timestamp) ||
+				!bytes.Equal(r.hmac, fast.hmac) || !bytes.Equal(r.prevHMAC, fast.prevHMAC) {
+				t.Fatalf("fast path accepted %q as %+v; general path: %+v, %v", line, fast, r, err)
+			}
+		}
 		r, err := sc.decode(line)
 		if err != nil {
 			return

@@ -120,12 +120,102 @@ func appendLine[S ~string | ~[]byte](dst []byte, serial uint64, eventType S, pay
 // the writer produces for the record it holds.
 var errNotCanonical = errors.New("record is not in canonical form (field order, whitespace, escapes or number formatting differ from what the writer produces)")
 
-// decode parses one line (without its newline) as an audit record, the way
+// decode parses one line (without its newline) as an audit record and
+// requires it to be canonical (see decodeSlow). Lines as writers produce
+// them take a fast path that checks them in place; anything else takes the
+// general path, which also explains what is wrong.
+func (s *scratch) decode(line []byte) (rawRecord, error) {
+	if r, ok := s.decodeFast(line); ok {
+		return r, nil
+	}
+	return s.decodeSlow(line)
+}
+
+// decodeFast accepts exactly the canonical lines whose strings hold no
+// escape sequence, reading them in place. It returns false for everything
+// else, without judging it.
+func (s *scratch) decodeFast(line []byte) (rawRecord, bool) {
+	var r rawRecord
+	i := 0
+	lit := func(l string) bool {
+		if !bytes.HasPrefix(line[i:], []byte(l)) {
+			return false
+		}
+		i += len(l)
+		return true
+	}
+	str := func() ([]byte, bool) {
+		if i >= len(line) || line[i] != '"' {
+			return nil, false
+		}
+		start := i + 1
+		ascii := true
+		for j := start; j < len(line); j++ {
+			switch c := line[j]; {
+			case c == '"':
+				v := line[start:j]
+				if !ascii && !utf8.Valid(v) {
+					return nil, false
+				}
+				i = j + 1
+				return v, true
+			case c == '\\' || c < 0x20:
+				return nil, false
+			case c >= utf8.RuneSelf:
+				ascii = false
+			}
+		}
+		return nil, false
+	}
+	if !lit(`{"serial":`) {
+		return r, false
+	}
+	start := i
+	for i < len(line) && isDigit(line[i]) {
+		d := uint64(line[i] - '0')
+		if overflowsU64(r.serial, d) {
+			return r, false
+		}
+		r.serial = r.serial*10 + d
+		i++
+	}
+	if i == start || (line[start] == '0' && i-start > 1) {
+		return r, false
+	}
+	var ok bool
+	if !lit(`,"event_type":`) {
+		return r, false
+	}
+	if r.eventType, ok = str(); !ok || !lit(`,"payload":`) {
+		return r, false
+	}
+	p := jsonParser{b: line, i: i}
+	var err error
+	if s.payload, err = p.value(s.payload[:0], payloadDepth); err != nil || !bytes.Equal(s.payload, line[i:p.i]) {
+		return r, false
+	}
+	r.payload, i = line[i:p.i], p.i
+	if !lit(`,"timestamp":`) {
+		return r, false
+	}
+	if r.timestamp, ok = str(); !ok || !lit(`,"hmac":`) {
+		return r, false
+	}
+	if r.hmac, ok = str(); !ok || !lit(`,"prev_hmac":`) {
+		return r, false
+	}
+	if r.prevHMAC, ok = str(); !ok || !lit(`}`) || i != len(line) {
+		return r, false
+	}
+	return r, true
+}
+
+// decodeSlow parses one line (without its newline) as an audit record, the way
 // serde's derived Deserialize for kavach 1.0's AuditEntry does (any field
 // order, unknown fields ignored, duplicates and missing fields rejected),
 // and then requires the line to be exactly the canonical encoding of that
 // record. The returned fields alias s's buffers.
-func (s *scratch) decode(line []byte) (rawRecord, error) {
+func (s *scratch) decodeSlow(line []byte) (rawRecord, error) {
 	var r rawRecord
 	p := jsonParser{b: line}
 	p.skipSpace()

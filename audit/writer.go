@@ -90,6 +90,13 @@ type Writer struct {
 
 	// The fields below belong to the current leader (the one goroutine that
 	// is committing a group).
+	// kick asks syncLoop to fsync the checkpoint; syncDone closes when it
+	// has stopped; syncErr holds its last failure (guarded by syncMu).
+	kick     chan struct{}
+	syncDone chan struct{}
+	syncMu   sync.Mutex
+	syncErr  error
+
 	size int64  // log size after the last commit seen by this writer
 	next uint64 // next serial
 	last string // hmac of the last record
@@ -156,6 +163,9 @@ func Open(ctx context.Context, path string, key []byte, opts ...Option) (*Writer
 		}
 		return nil, fmt.Errorf("open audit log %s: %w", path, err)
 	}
+	w.kick = make(chan struct{}, 1)
+	w.syncDone = make(chan struct{})
+	go w.syncLoop()
 	return w, nil
 }
 
@@ -211,7 +221,7 @@ func (w *Writer) open(ctx context.Context, o options) error {
 	}
 	switch {
 	case cp == nil:
-		return updateCheckpoint(w.cp, w.key, w.next, w.last)
+		return updateCheckpoint(w.cp, w.key, w.next, w.last, true)
 	case cp.Records > w.next:
 		return &ChainError{Serial: w.next, Reason: fmt.Sprintf("truncated: the checkpoint records %d records, the log has %d", cp.Records, w.next)}
 	case cp.Records == w.next && cp.LastHMAC != w.last:
@@ -477,7 +487,18 @@ func (w *Writer) commitLocked(batch []*pending) error {
 	}
 	w.size += int64(len(buf))
 	w.next, w.last = serial, prev
-	if err := updateCheckpoint(w.cp, w.key, w.next, w.last); err != nil {
+	// The checkpoint is rewritten now, under the lock, so Verify and other
+	// writers see it at once; its fsync is left to syncLoop, so a group
+	// costs one fsync, not two. Until that fsync lands, a power loss leaves
+	// a checkpoint behind the log: a warning, never a false alarm.
+	if err := updateCheckpoint(w.cp, w.key, w.next, w.last, false); err != nil {
+		return fmt.Errorf("audit append: %w: %w", ErrCheckpoint, err)
+	}
+	select {
+	case w.kick <- struct{}{}:
+	default: // a sync is already pending; it will cover this write
+	}
+	if err := w.takeSyncErr(); err != nil {
 		return fmt.Errorf("audit append: %w: %w", ErrCheckpoint, err)
 	}
 	return nil
@@ -495,6 +516,27 @@ func (w *Writer) undo(batch []*pending, err error) error {
 	return fmt.Errorf("audit append: %w", err)
 }
 
+// syncLoop fsyncs the checkpoint after groups were committed, coalescing
+// requests that arrive while a sync runs.
+func (w *Writer) syncLoop() {
+	defer close(w.syncDone)
+	for range w.kick {
+		if err := w.cp.Sync(); err != nil {
+			w.syncMu.Lock()
+			w.syncErr = err
+			w.syncMu.Unlock()
+		}
+	}
+}
+
+func (w *Writer) takeSyncErr() error {
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	err := w.syncErr
+	w.syncErr = nil
+	return err
+}
+
 // Len returns the serial the next record will get, as far as this writer
 // knows (another process may have appended since).
 func (w *Writer) Len() uint64 {
@@ -509,8 +551,8 @@ func (w *Writer) Len() uint64 {
 // Path returns the log's path.
 func (w *Writer) Path() string { return w.path }
 
-// Close waits for pending appends, closes the log and clears the writer's
-// copy of the key. Appends after Close fail with ErrClosed.
+// Close waits for pending appends, fsyncs the checkpoint, closes the log
+// and clears the writer's copy of the key. Appends after Close fail with ErrClosed.
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	if w.closed {
@@ -522,8 +564,16 @@ func (w *Writer) Close() error {
 		w.idle.Wait()
 	}
 	w.mu.Unlock()
+	close(w.kick)
+	<-w.syncDone
+	err := w.takeSyncErr()
+	if serr := w.cp.Sync(); err == nil {
+		err = serr
+	}
 	clear(w.key)
-	err := w.file.Close()
+	if ferr := w.file.Close(); err == nil {
+		err = ferr
+	}
 	if cerr := w.cp.Close(); err == nil {
 		err = cerr
 	}
