@@ -103,6 +103,12 @@ func Run(ctx context.Context, h HostInfo) (Output, error) {
 		return Output{}, fmt.Errorf("%w: %w", ErrNotSandboxed, stErr)
 	}
 	gf.CapEff = st.CapEff
+	gf.KernelThreads = kernelThreadsVisible()
+	if b, err := os.ReadFile("/proc/self/uid_map"); err == nil {
+		if m, err := ParseIDMap(b); err == nil {
+			gf.IdentityUIDMap = len(m) == 1 && m[0] == IDMapping{Inside: 0, Outside: 0, Count: 4294967295}
+		}
+	}
 	if err := Guard(gf); err != nil {
 		return Output{}, err
 	}
@@ -131,6 +137,19 @@ func (p *prober) run(f checkFunc) (pass bool, detail string) {
 		}
 	}()
 	return f(p)
+}
+
+// kernelThreadsVisible reports whether pid 2 is kthreadd, the parent of
+// kernel threads: true only in the initial pid namespace. (A parent of 0
+// alone proves nothing: a process started into a pid namespace from
+// outside it has one too.)
+func kernelThreadsVisible() bool {
+	b, err := os.ReadFile("/proc/2/status")
+	if err != nil {
+		return false
+	}
+	st, err := ParseStatus(b)
+	return err == nil && st.Fields["PPid"] == "0" && st.Fields["Name"] == "kthreadd"
 }
 
 // HostNamespaces returns this process's namespace inodes by the names

@@ -38,6 +38,9 @@ func TestRunRefusesOnHost(t *testing.T) {
 		"host namespaces": {Namespaces: ns, PID: os.Getpid()},
 		"no host info":    {},
 		"only user ns":    {Namespaces: map[string]uint64{"user": ns["user"]}},
+		// Forged: namespaces that are not this host's. Kernel threads
+		// still give the host away.
+		"forged namespaces": {Namespaces: map[string]uint64{"pid": 1, "user": 1}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := Run(context.Background(), h)
@@ -48,6 +51,15 @@ func TestRunRefusesOnHost(t *testing.T) {
 				t.Fatalf("Run on the host ran %d checks", len(out.Checks))
 			}
 		})
+	}
+}
+
+func TestKernelThreadsVisibleOnHost(t *testing.T) {
+	if ino, err := nsInode("pid"); err != nil || ino != initPIDNSInode {
+		t.Skipf("the test does not run in the initial pid namespace (pid:[%d], %v)", ino, err)
+	}
+	if !kernelThreadsVisible() {
+		t.Fatal("kernel threads not visible from the test process, which runs in the initial pid namespace")
 	}
 }
 

@@ -293,6 +293,12 @@ func TestGuard(t *testing.T) {
 		{"large pid", func(f *GuardFacts) { f.PID = 31337 }, false},
 		{"caps in host user ns", func(f *GuardFacts) { f.UserNS, f.CapEff = f.HostUser, 1<<21 }, false},
 		{"caps in own user ns", func(f *GuardFacts) { f.CapEff = 1 << 21 }, true},
+		{"kernel threads visible", func(f *GuardFacts) { f.KernelThreads = true }, false},
+		{"initial pid namespace", func(f *GuardFacts) { f.PIDNS = initPIDNSInode }, false},
+		{"initial user namespace with caps", func(f *GuardFacts) { f.UserNS, f.CapEff = initUserNSInode, 1 }, false},
+		{"forged host info on a host", func(f *GuardFacts) { f.KernelThreads, f.IdentityUIDMap, f.CapEff = true, true, 1<<21 }, false},
+		{"identity uid map with caps", func(f *GuardFacts) { f.IdentityUIDMap, f.CapEff = true, 1<<21 }, false},
+		{"identity uid map without caps", func(f *GuardFacts) { f.IdentityUIDMap = true }, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
