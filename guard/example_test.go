@@ -13,7 +13,7 @@ func ExampleCheckCommand() {
 		fmt.Println(v.Type, v.Severity, v.Description)
 	}
 	// Output:
-	// blocked_command low blocked command: python3 (run by env)
+	// blocked_command info blocked command: python3 (run by env)
 	// sensitive_path high sensitive path /etc/shadow in argument 2
 }
 

@@ -38,10 +38,11 @@ func (t ViolationType) Valid() bool { return slices.Contains(Types(), t) }
 // caller-set Violation.Severity), so a violation cannot be made to count
 // less by building it by hand:
 //
-//   - BlockedCommand Low: an interpreter or compiler runs arbitrary code,
-//     but that is often the job itself, and the offender tracker adds up
-//     every exec, so a higher weight would suspend an agent for running
-//     python3 a few dozen times an hour.
+//   - BlockedCommand Info: unless Config.Deny refuses it, the policy lets
+//     it run, and an interpreter or compiler is often the job itself. The
+//     offender tracker adds up every exec: at Low (0.15), an agent that
+//     runs python3 once a minute reaches 4.96 within the hour and is
+//     suspended; at Info (0.05) it stays at 1.65 (alert).
 //   - SensitivePath High: credential stores and kernel memory have no
 //     business in an untrusted command line.
 //   - ShellInjection High: the original's command_injection code findings
@@ -51,10 +52,12 @@ func (t ViolationType) Valid() bool { return slices.Contains(Types(), t) }
 //   - TimeAnomaly Low: slowness alone proves little.
 //   - Integrity Critical: the sandbox's namespace is shared with the host.
 //
-// An unknown type is Info.
+// An unknown type is Info too.
 func SeverityOf(t ViolationType) scan.Severity {
 	switch t {
-	case BlockedCommand, TimeAnomaly:
+	case BlockedCommand:
+		return scan.Info
+	case TimeAnomaly:
 		return scan.Low
 	case SensitivePath, ShellInjection, ForkBomb:
 		return scan.High

@@ -96,9 +96,9 @@ func TestClassifyViolations(t *testing.T) {
 		esc        Escalation
 		stages     []Stage
 	}{
-		{"blocked command alone", nil, []guard.Violation{v(guard.BlockedCommand)}, 0.15, Tier1Log, []Stage{}},
+		{"blocked command alone", nil, []guard.Violation{v(guard.BlockedCommand)}, 0.05, Tier1Log, []Stage{}},
 		{"sensitive path", nil, []guard.Violation{v(guard.SensitivePath)}, 0.6, Tier3Suspend, []Stage{Exfiltration}},
-		{"curl | sh", nil, []guard.Violation{v(guard.BlockedCommand), v(guard.ShellInjection)}, 0.75, Tier3Suspend, []Stage{Exploitation}},
+		{"curl | sh", nil, []guard.Violation{v(guard.BlockedCommand), v(guard.ShellInjection)}, f64(0.05) + f64(0.6), Tier3Suspend, []Stage{Exploitation}},
 		{"time anomaly", nil, []guard.Violation{v(guard.TimeAnomaly)}, 0.15, Tier1Log, []Stage{}},
 		{"integrity", nil, []guard.Violation{v(guard.Integrity)}, 0.9, Tier4Revoke, []Stage{Installation}},
 		{"fork bomb and a low finding in another stage", []scan.Finding{finding("pii_network", scan.Low)},

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kavach-go/kavach/guard"
 )
 
 // clock is a settable clock for the tracker.
@@ -139,6 +141,33 @@ func TestTrackerSpreadRecords(t *testing.T) {
 	c.Advance(10 * time.Minute)
 	if got, _ := tr.Record(ctx, "a", max1()); got != Tier3Suspend {
 		t.Fatalf("fourth record: %v (score %v)", got, tr.Score("a"))
+	}
+}
+
+// TestTrackerSteadyBlockedCommand checks the figures behind
+// guard.SeverityOf's choice of Info for blocked_command: an agent that
+// runs a blocklisted command once a minute for an hour.
+func TestTrackerSteadyBlockedCommand(t *testing.T) {
+	for _, tt := range []struct {
+		weight float64
+		score  float64
+		want   Escalation
+	}{{0.15, 4.96, Tier3Suspend}, {0.05, 1.65, Tier2Alert}} {
+		c := newClock()
+		tr := newTracker(t, TrackerConfig{Now: c.Now})
+		var esc Escalation
+		for i := 0; i <= 60; i++ {
+			if i > 0 {
+				c.Advance(time.Minute)
+			}
+			esc, _ = tr.Record(context.Background(), "a", Assessment{IntentScore: tt.weight})
+		}
+		if got := tr.Score("a"); math.Abs(got-tt.score) > 0.005 || esc != tt.want {
+			t.Errorf("weight %v: score %v (%v), want ≈%v (%v)", tt.weight, got, esc, tt.score, tt.want)
+		}
+	}
+	if Weight(guard.SeverityOf(guard.BlockedCommand)) != 0.05 {
+		t.Error("blocked_command no longer weighs 0.05; revisit guard.SeverityOf's comment")
 	}
 }
 
