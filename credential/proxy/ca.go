@@ -149,11 +149,13 @@ func (ca *CA) Leaf(host string) (*tls.Certificate, error) {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: randomSerial(),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    ca.cert.NotBefore,
-		NotAfter:     ca.cert.NotAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		// The subject is empty and the names are only in the (then
+		// critical) SAN: OpenSSL checks a common name against the DNS
+		// name constraints, so an IP address in it fails verification.
+		NotBefore:   ca.cert.NotBefore,
+		NotAfter:    ca.cert.NotAfter,
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	if addr.IsValid() {
 		tmpl.IPAddresses = []net.IP{addr.AsSlice()}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kavach-go/kavach/credential"
 )
 
 func TestCA(t *testing.T) {
@@ -95,5 +97,27 @@ func TestEnv(t *testing.T) {
 	}
 	if got := Env("http://127.0.0.1:1", ""); len(got) != 6 {
 		t.Errorf("Env without CA = %v", got)
+	}
+}
+
+func TestSandboxSetup(t *testing.T) {
+	p, err := New(Config{Allow: []string{"api.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.SandboxSetup()
+	if s.Addr != SandboxAddr || s.CABundle != nil || s.CABundlePath != "" || len(s.Env) != 6 || s.Env[0] != "HTTP_PROXY=http://127.0.0.1:3128" {
+		t.Errorf("setup without rules: %+v", s)
+	}
+	p, err = New(Config{Allow: []string{"api.test"}, Headers: []credential.Header{newHeader(t, "api.test", 0, "X-Key", testToken)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = p.SandboxSetup()
+	if !bytes.HasSuffix(s.CABundle, p.CA().CertPEM()) || s.CABundlePath != SandboxCABundlePath || !strings.Contains(strings.Join(s.Env, " "), "SSL_CERT_FILE="+SandboxCABundlePath) {
+		t.Errorf("setup with a rule: %+v", s)
+	}
+	if bytes.Contains(s.CABundle, []byte(testToken)) || strings.Contains(strings.Join(s.Env, " "), testToken) {
+		t.Error("the secret is in the setup")
 	}
 }

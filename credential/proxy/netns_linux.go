@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -83,21 +84,56 @@ func listenLocked(ctx context.Context, nsPath, addr string) (ln net.Listener, re
 	return ln, true, nil
 }
 
-// ServeInNetns serves p on addr (such as "127.0.0.1:3128") inside the
-// network namespace of process pid, until stop is called. It fits
+// ServeInNetns serves p on addr (such as SandboxAddr) inside the network
+// namespace of process pid, until stop is called. It fits
 // backend.Spec.Prepare: the listener is opened before the command runs,
 // and serving continues after ctx (which bounds only the setup) ends.
-// stop closes the listener and every connection, and waits for them.
+//
+// Calls for the same namespace and address share one listener, counted:
+// commands running side by side in one sandbox all reach the proxy, and
+// the listener closes when the last one's stop is called. stop is
+// idempotent.
 func (p *Proxy) ServeInNetns(ctx context.Context, pid int, addr string) (stop func(), err error) {
-	ln, err := ListenInNetns(ctx, fmt.Sprintf("/proc/%d/ns/net", pid), addr)
-	if err != nil {
-		return nil, err
+	nsPath := fmt.Sprintf("/proc/%d/ns/net", pid)
+	var st unix.Stat_t
+	if err := unix.Stat(nsPath, &st); err != nil {
+		return nil, fmt.Errorf("serve in %s: %w: %w", nsPath, ErrNetns, err)
 	}
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = p.Serve(sctx, ln)
-	}()
-	return func() { cancel(); <-done }, nil
+	key := fmt.Sprintf("%d:%d %s", st.Dev, st.Ino, addr)
+	p.nsMu.Lock()
+	defer p.nsMu.Unlock()
+	if p.nsServers == nil {
+		p.nsServers = map[string]*nsServer{}
+	}
+	srv, ok := p.nsServers[key]
+	if !ok {
+		ln, err := ListenInNetns(ctx, nsPath, addr)
+		if err != nil {
+			return nil, err
+		}
+		sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		srv = &nsServer{cancel: cancel, done: make(chan struct{})}
+		go func() {
+			defer close(srv.done)
+			_ = p.Serve(sctx, ln)
+		}()
+		p.nsServers[key] = srv
+	}
+	srv.refs++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.nsMu.Lock()
+			srv.refs--
+			last := srv.refs == 0
+			if last {
+				delete(p.nsServers, key)
+			}
+			p.nsMu.Unlock()
+			if last {
+				srv.cancel()
+				<-srv.done
+			}
+		})
+	}, nil
 }

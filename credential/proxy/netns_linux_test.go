@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http/httptest"
@@ -83,23 +84,16 @@ func TestListenInNetns(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// The port is chosen first, as kavach does, so that the command's
-	// HTTP_PROXY can be set before the sandbox exists: inside a fresh
-	// namespace every port is free.
-	probe, err := ListenInNetns(ctx, fmt.Sprintf("/proc/%d/ns/net", pid), "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxyAddr := probe.Addr().String()
-	probe.Close()
-	if got := threadNetns(t); len(got) != 1 || !got[hostNS] {
-		t.Fatalf("threads left in other namespaces: %v (host %s)", got, hostNS)
-	}
-	stop, err := p.ServeInNetns(ctx, pid, proxyAddr)
+	setup := p.SandboxSetup()
+	stop, err := p.ServeInNetns(ctx, pid, setup.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer stop()
+	if got := threadNetns(t); len(got) != 1 || !got[hostNS] {
+		t.Fatalf("threads left in other namespaces: %v (host %s)", got, hostNS)
+	}
+	proxyAddr := setup.Addr
 
 	// The host's loopback does not have the listener.
 	if c, err := net.DialTimeout("tcp", proxyAddr, time.Second); err == nil {
@@ -130,6 +124,18 @@ func TestListenInNetns(t *testing.T) {
 			t.Errorf("direct %s from inside succeeded: %q", target, out)
 		}
 	}
+	// A second command in the same sandbox shares the listener; it stays
+	// up until the last stop.
+	stop2, err := p.ServeInNetns(ctx, pid, setup.Addr)
+	if err != nil {
+		t.Fatalf("second ServeInNetns: %v", err)
+	}
+	stop2()
+	stop2()
+	if out, err := inside("-x", "http://"+proxyAddr, up.URL+"/again"); err != nil || out != "ok GET /again 0" {
+		t.Fatalf("after one stop: %q %v", out, err)
+	}
+
 	// Through the proxy, a host off the allowlist is refused.
 	out, _ = inside("-x", "http://"+proxyAddr, "-i", "http://evil.test/")
 	if !strings.Contains(out, "403 Forbidden") || !strings.Contains(out, "not on the allowlist") {
@@ -149,5 +155,68 @@ func TestListenInNetnsErrors(t *testing.T) {
 	before := threadNetns(t)
 	if len(before) != 1 {
 		t.Fatalf("threads in several namespaces: %v", before)
+	}
+}
+
+// TestSandboxHTTPSInNetns runs curl inside a network namespace with only
+// the environment and CA bundle a sandbox gets, against an HTTPS server
+// on the host: the request is intercepted, the credential injected, and
+// the credential is in neither the environment nor the bundle.
+func TestSandboxHTTPSInNetns(t *testing.T) {
+	pid := netnsChild(t)
+	curl := kavachtest.RequireBinary(t, "curl")
+	kavachtest.RequireBinary(t, "nsenter")
+	rec := &recorder{}
+	up := httptest.NewTLSServer(rec)
+	defer up.Close()
+	upPort := port(t, up.URL)
+	p, err := New(Config{
+		// example.com resolves to the loopback server through the fake
+		// resolver: no name leaves this machine.
+		Allow: []string{fmt.Sprintf("127.0.0.1:%d", upPort), fmt.Sprintf("example.com:%d", upPort)},
+		Headers: []credential.Header{
+			newHeader(t, "127.0.0.1", 0, "Authorization", "Bearer "+testToken),
+			newHeader(t, "example.com", 0, "Authorization", "Bearer "+testToken),
+		},
+		Resolver:           &fakeResolver{names: map[string][]string{"example.com": {"127.0.0.1"}}},
+		ExtraUpstreamRoots: []*x509.Certificate{up.Certificate()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loopbackOnly(p)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	setup := p.SandboxSetup()
+	if setup.CABundle == nil || setup.CABundlePath == "" {
+		t.Fatal("no CA bundle with a header rule")
+	}
+	if strings.Contains(strings.Join(setup.Env, "\n")+string(setup.CABundle), testToken) {
+		t.Fatal("the secret is in the sandbox's environment or bundle")
+	}
+	bundle := filepath.Join(t.TempDir(), "bundle.pem") // a tmpfs inside a real sandbox
+	if err := os.WriteFile(bundle, setup.CABundle, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	stop, err := p.ServeInNetns(ctx, pid, setup.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	env := []string{"PATH=/usr/bin:/bin"}
+	for _, kv := range setup.Env {
+		env = append(env, strings.ReplaceAll(kv, setup.CABundlePath, bundle))
+	}
+	for _, target := range []string{up.URL + "/tls", fmt.Sprintf("https://example.com:%d/tls", upPort)} {
+		cmd := exec.CommandContext(ctx, "nsenter", "-t", fmt.Sprint(pid), "-n", curl, "-sS", "--max-time", "5",
+			"-H", "Authorization: Bearer forged", target)
+		cmd.Env = env // curl reads https_proxy and CURL_CA_BUNDLE from here
+		out, err := cmd.CombinedOutput()
+		if err != nil || string(out) != "ok GET /tls 0" {
+			t.Fatalf("curl %s over intercepted HTTPS: %q %v (env %v)", target, out, err, env)
+		}
+		if h, host := rec.header(); h.Get("Authorization") != "Bearer "+testToken {
+			t.Fatalf("upstream (Host %s) Authorization %q", host, h.Get("Authorization"))
+		}
 	}
 }

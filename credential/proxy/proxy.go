@@ -93,9 +93,20 @@ type Proxy struct {
 	// test can ever reach past the loopback interface.
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	nsMu      sync.Mutex
+	nsServers map[string]*nsServer // see ServeInNetns
+
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
+}
+
+// nsServer is one listener inside a sandbox's namespace, shared by the
+// commands that run there.
+type nsServer struct {
+	refs   int
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // New validates cfg and returns a Proxy. When there are header rules, it
