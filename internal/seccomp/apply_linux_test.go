@@ -223,6 +223,9 @@ func TestPrograms(t *testing.T) {
 		{"python3-more", []string{"/usr/bin/python3", "-c", py}, "", "0\n"},
 		{"go-test-binary", []string{self}, "hello", "hello from go\n"},
 	}
+	if bash, err := exec.LookPath("bash"); err == nil {
+		progs = append(progs, prog{"bash", []string{bash, "-c", "for i in 1 2; do echo $i; done | tac | tr -d '\\n'; echo"}, "", "21\n"})
+	}
 	if static != "" {
 		progs = append(progs, prog{"go-static", []string{static}, "", "hello from go\n"})
 	}
