@@ -8,6 +8,7 @@ import (
 
 	"github.com/kavach-go/kavach/audit"
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/credential"
 	"github.com/kavach-go/kavach/guard"
 	"github.com/kavach-go/kavach/policy"
 	"github.com/kavach-go/kavach/scan"
@@ -68,6 +69,12 @@ type Config struct {
 	// (argv with secrets redacted, exit, duration, score, findings,
 	// violations, verdict, quarantine id, threat). Share one writer.
 	Audit *audit.Writer
+	// Secrets are credentials the commands can use without the caller
+	// putting them in Env or on a command line: each is read from a host
+	// env var or file when the sandbox starts and injected as an env var,
+	// a 0400 file on a tmpfs inside the sandbox, or stdin. Their values are
+	// redacted from all output.
+	Secrets []credential.Injection
 	// Backends replaces the built-in backend list (for tests and embedding).
 	Backends []backend.Backend
 	// Logger receives debug logs; nil discards them.

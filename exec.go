@@ -125,8 +125,8 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 	sb, enforced, sc := s.sb, s.enforced, s.score
 	e := &execution{start: time.Now()}
 	proc, err := sb.Start(ctx, &backend.Command{
-		Args: cmd.Args, Env: s.env(cmd.Env), Dir: cmd.Dir,
-		Stdin: stdin, Stdout: stdout, Stderr: stderr,
+		Args: cmd.Args, Env: s.secretEnv(s.env(cmd.Env)), Dir: cmd.Dir,
+		Stdin: s.secretStdin(stdin), Stdout: stdout, Stderr: stderr,
 	})
 	if err != nil {
 		s.mu.Unlock()
@@ -213,6 +213,7 @@ func (s *Sandbox) Exec(ctx context.Context, cmd Command) (*Result, error) {
 // sandbox: unchanged on Pass, redacted on Warn and Quarantine (the
 // original stored first), nothing on Block.
 func (s *Sandbox) gate(ctx context.Context, res *Result) error {
+	res.Stdout, res.Stderr = s.redactSecrets(res.Stdout), s.redactSecrets(res.Stderr)
 	if !s.cfg.Scan.Enabled {
 		return nil
 	}

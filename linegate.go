@@ -23,14 +23,15 @@ type lineGate struct {
 	policy scan.GatePolicy
 	out    io.Writer      // the caller's stream
 	raw    *boundedBuffer // what the command really wrote (bounded)
+	redact func([]byte) []byte
 
 	mu      sync.Mutex
 	pending []byte // guarded by mu; held back until a newline
 	stopped bool   // guarded by mu; a line quarantined or blocked
 }
 
-func newLineGate(p scan.GatePolicy, out io.Writer, limit int) *lineGate {
-	return &lineGate{policy: p, out: out, raw: &boundedBuffer{limit: limit}}
+func newLineGate(p scan.GatePolicy, out io.Writer, limit int, redact func([]byte) []byte) *lineGate {
+	return &lineGate{policy: p, out: out, raw: &boundedBuffer{limit: limit}, redact: redact}
 }
 
 func (g *lineGate) Write(p []byte) (int, error) {
@@ -58,6 +59,7 @@ func (g *lineGate) Write(p []byte) (int, error) {
 
 // release scans one chunk and writes what may leave.
 func (g *lineGate) release(chunk []byte) {
+	chunk = g.redact(chunk)
 	findings := scan.All().Scan(chunk)
 	worst := scan.Info
 	for _, f := range findings {

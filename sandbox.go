@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/credential"
 	"github.com/kavach-go/kavach/scan"
 	"github.com/kavach-go/kavach/score"
 )
@@ -33,6 +34,7 @@ type Sandbox struct {
 	started   time.Time               // guarded by mu
 	stopped   time.Time               // guarded by mu
 	running   map[*execution]struct{} // guarded by mu
+	plan      *credential.Plan        // guarded by mu; resolved secrets
 	destroyed chan struct{}           // closed by Destroy
 }
 
@@ -236,13 +238,25 @@ func verb(to State) string {
 }
 
 func (s *Sandbox) createLocked(ctx context.Context) error {
+	files, err := s.resolveSecrets(ctx)
+	if err != nil {
+		s.plan.Release()
+		s.plan = nil
+		return err
+	}
 	sb, err := s.backend.Create(ctx, backend.Spec{
 		ID:      s.id,
 		Policy:  s.cfg.Policy,
 		Workdir: s.cfg.Workdir,
+		Files:   files,
 		Logger:  s.cfg.Logger,
 	})
+	for _, f := range files {
+		clear(f.Data)
+	}
 	if err != nil {
+		s.plan.Release()
+		s.plan = nil
 		return err
 	}
 	s.sb = sb
@@ -255,6 +269,7 @@ func (s *Sandbox) destroyLocked(ctx context.Context) error {
 	close(s.destroyed)
 	untrackAgent(s)
 	s.killAllLocked()
+	defer s.plan.Release()
 	if s.sb == nil {
 		return nil
 	}

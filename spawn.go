@@ -52,8 +52,8 @@ func (s *Sandbox) Spawn(ctx context.Context, cmd Command) (*Process, error) {
 	}
 	var stdout, stderr io.Writer = p.stdout, p.stderr
 	if s.cfg.Scan.Enabled {
-		p.gates[0] = newLineGate(*s.cfg.Scan, p.stdout, s.cfg.MaxOutput)
-		p.gates[1] = newLineGate(*s.cfg.Scan, p.stderr, s.cfg.MaxOutput)
+		p.gates[0] = newLineGate(*s.cfg.Scan, p.stdout, s.cfg.MaxOutput, s.redactSecrets)
+		p.gates[1] = newLineGate(*s.cfg.Scan, p.stderr, s.cfg.MaxOutput, s.redactSecrets)
 		stdout, stderr = p.gates[0], p.gates[1]
 	}
 	e, wait, err := s.start(ctx, cmd, stdout, stderr)
@@ -61,6 +61,9 @@ func (s *Sandbox) Spawn(ctx context.Context, cmd Command) (*Process, error) {
 		return nil, err
 	}
 	p.exec, p.wait = e, wait
+	// Finish in the background, so that Stdout and Stderr reach EOF when
+	// the command ends whether or not the caller has called Wait yet.
+	go func() { _, _ = p.Wait() }()
 	return p, nil
 }
 
