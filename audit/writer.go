@@ -31,6 +31,9 @@ var ErrTornTail = errors.New("audit log ends with an incomplete record")
 // a payload text that is stable under kavach 1.0's parse-and-print.
 const maxPayloadPasses = 4
 
+// maxPayloadSize keeps every record well under Verify's 64 MiB line limit.
+const maxPayloadSize = 32 << 20
+
 // lockRetry is how often Open polls a lock held by another process.
 const lockRetry = 5 * time.Millisecond
 
@@ -359,6 +362,10 @@ func (w *Writer) Append(ctx context.Context, eventType string, payload any) (Rec
 	canon, err := canonicalPayload(payload)
 	if err != nil {
 		return Record{}, fmt.Errorf("audit append %s: %w", eventType, err)
+	}
+	if len(canon)+len(eventType) > maxPayloadSize {
+		// Verify refuses records over 64 MiB; never write one.
+		return Record{}, fmt.Errorf("audit append %s: %w: %d bytes, limit %d", eventType, ErrPayload, len(canon)+len(eventType), maxPayloadSize)
 	}
 	p := &pending{eventType: eventType, payload: canon, timestamp: formatTimestamp(w.now()), lead: make(chan bool, 1)}
 

@@ -387,6 +387,65 @@ func TestFormatTimestamp(t *testing.T) {
 	}
 }
 
+// TestCopiedLogVerifies copies a log and its checkpoint elsewhere, under
+// another name: the pair still verifies, since the checkpoint does not name
+// its log.
+func TestCopiedLogVerifies(t *testing.T) {
+	w, path := openTemp(t)
+	for i := range 3 {
+		if _, err := w.Append(context.Background(), "e", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	dst := filepath.Join(t.TempDir(), "archived.jsonl")
+	for _, suffix := range []string{"", CheckpointSuffix} {
+		b, err := os.ReadFile(path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst+suffix, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := Verify(context.Background(), dst, []byte(testKey))
+	if err != nil || rep.Records != 4 || !rep.Checkpoint || len(rep.Warnings) != 0 {
+		t.Fatalf("copied pair: %+v, %v", rep, err)
+	}
+}
+
+// TestEmptyLog follows kavach 1.0: an existing empty file is an empty chain
+// (no genesis record is added), and the first record gets serial 0.
+func TestEmptyLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "empty.log")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Verify(context.Background(), path, []byte(testKey)); err != nil || rep.Records != 0 {
+		t.Fatalf("empty: %+v, %v", rep, err)
+	}
+	w, err := Open(context.Background(), path, []byte(testKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := w.Append(context.Background(), "first", nil)
+	if err != nil || rec.Serial != 0 || rec.PrevHMAC != "" {
+		t.Fatalf("first record %+v, %v", rec, err)
+	}
+	w.Close()
+	if rep, err := Verify(context.Background(), path, []byte(testKey)); err != nil || rep.Records != 1 {
+		t.Fatalf("after one append: %+v, %v", rep, err)
+	}
+}
+
+func TestPayloadTooLarge(t *testing.T) {
+	w, _ := openTemp(t)
+	big := strings.Repeat("x", maxPayloadSize)
+	if _, err := w.Append(context.Background(), "big", big); !errors.Is(err, ErrPayload) {
+		t.Fatalf("Append of %d bytes: %v", len(big), err)
+	}
+}
+
 func TestChainErrorMessage(t *testing.T) {
 	err := error(&ChainError{Serial: 7, Line: 8, Reason: "HMAC mismatch"})
 	if !errors.Is(err, ErrTampered) || err.Error() != "audit chain broken at serial 7 (line 8): HMAC mismatch" {
