@@ -174,3 +174,22 @@ func TestRunAuditLog(t *testing.T) {
 		t.Errorf("log without key: %d %q", code, stderr)
 	}
 }
+
+func TestRunSecretFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--secret-env", "TOKEN=literal-value"}, "kavach: "},
+		{[]string{"--secret-file", "relative=env:X"}, "kavach: "},
+		{[]string{"--secret-env", "T=env:KAVACH_TEST_UNSET_VAR"}, "KAVACH_TEST_UNSET_VAR"},
+	} {
+		code, _, stderr := run(t, "", append(append([]string{"run", "-b", "noop"}, tc.args...), "--", "true")...)
+		if code != 125 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d stderr %q", tc.args, code, stderr)
+		}
+		if strings.Contains(stderr, "literal-value") {
+			t.Errorf("a rejected literal secret was echoed: %q", stderr)
+		}
+	}
+}

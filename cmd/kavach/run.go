@@ -21,6 +21,7 @@ import (
 	"github.com/kavach-go/kavach"
 	"github.com/kavach-go/kavach/audit"
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/credential"
 	"github.com/kavach-go/kavach/policy"
 	"github.com/kavach-go/kavach/scan"
 	"github.com/kavach-go/kavach/threat"
@@ -48,6 +49,9 @@ type runFlags struct {
 	auditKey    string
 	agentID     string
 	threatState string
+	secretEnv   []string
+	secretFile  []string
+	secretStdin []string
 }
 
 func newRunCmd() *cobra.Command {
@@ -82,6 +86,9 @@ executable; 127 not found; 128+N killed by signal N.`,
 	fl.StringVar(&f.auditLog, "audit-log", "", "append every event to this HMAC-chained audit log (needs --audit-key-file)")
 	fl.StringVar(&f.auditKey, "audit-key-file", "", "file holding the audit log's HMAC key")
 	fl.StringVar(&f.agentID, "agent-id", "", "agent on whose behalf the command runs (threat tracking, audit)")
+	fl.StringArrayVar(&f.secretEnv, "secret-env", nil, "inject a secret as env var: VAR=env:NAME or VAR=file:PATH (repeatable)")
+	fl.StringArrayVar(&f.secretFile, "secret-file", nil, "inject a secret as a 0400 file on a tmpfs: /PATH=env:NAME or /PATH=file:PATH")
+	fl.StringArrayVar(&f.secretStdin, "secret-stdin", nil, "feed a secret to the command's stdin: env:NAME or file:PATH")
 	fl.StringVar(&f.threatState, "threat-state", "", "offender tracker state file; with --agent-id, a suspended agent cannot run")
 	return c
 }
@@ -158,6 +165,18 @@ func buildConfig(f *runFlags) (kavach.Config, error) {
 		return cfg, err
 	}
 	cfg.Policy, cfg.Timeout, cfg.Env, cfg.MaxOutput = p, f.timeout, f.env, int(mo)
+	for _, spec := range []struct {
+		vals  []string
+		parse func(string) (credential.Injection, error)
+	}{{f.secretEnv, credential.ParseEnvInjection}, {f.secretFile, credential.ParseFileInjection}, {f.secretStdin, credential.ParseStdinInjection}} {
+		for _, v := range spec.vals {
+			in, err := spec.parse(v)
+			if err != nil {
+				return cfg, err
+			}
+			cfg.Secrets = append(cfg.Secrets, in)
+		}
+	}
 	gp := scan.DefaultGatePolicy()
 	gp.Enabled = !f.noScan
 	cfg.Scan = &gp
