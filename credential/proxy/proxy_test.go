@@ -487,3 +487,50 @@ func TestServeStops(t *testing.T) {
 		t.Fatal("open connection survived Serve")
 	}
 }
+
+// TestSmuggledRequestIsDecidedAlone sends a request whose Content-Length
+// and Transfer-Encoding disagree, with a second request hidden in the
+// body. Whatever the parser makes of it, the hidden request never reaches
+// the upstream without its own allowlist decision.
+func TestSmuggledRequestIsDecidedAlone(t *testing.T) {
+	rec := &recorder{}
+	up := httptest.NewServer(rec)
+	defer up.Close()
+	upPort := port(t, up.URL)
+	s := startProxy(t, Config{Allow: []string{fmt.Sprintf("127.0.0.1:%d", upPort)}})
+	hidden := "GET http://evil.test/smuggled HTTP/1.1\r\n\r\n"
+	req := fmt.Sprintf("POST http://127.0.0.1:%d/front HTTP/1.1\r\nContent-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n%s", upPort, 5+len(hidden), hidden)
+	c, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(c, req)
+	br := bufio.NewReader(c)
+	var statuses []int
+	for {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			break
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		statuses = append(statuses, resp.StatusCode)
+	}
+	rec.mu.Lock()
+	n := rec.n
+	rec.mu.Unlock()
+	if n > 1 {
+		t.Fatalf("upstream saw %d requests", n)
+	}
+	for _, e := range s.ev.list() {
+		if e.Host == "evil.test" && e.Allowed {
+			t.Fatalf("smuggled request allowed: %+v", e)
+		}
+	}
+	t.Logf("responses %v, upstream requests %d", statuses, n)
+	if len(statuses) == 2 && statuses[1] != 403 {
+		t.Fatalf("hidden request answered %d, want 403", statuses[1])
+	}
+}
