@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kavach-go/kavach/scan/internal/scancorpus"
+	"github.com/kavach-go/kavach/scan/scancorpus"
 )
 
 var (

@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/kavach-go/kavach/scan/internal/scancorpus"
+	"github.com/kavach-go/kavach/scan/scancorpus"
 )
 
 // TestCorpusRecall embeds generated positives of every rule in clean text

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/kavach-go/kavach/scan/internal/scancorpus"
+	"github.com/kavach-go/kavach/scan/scancorpus"
 )
 
 // falsePositives are, per rule, texts that look like the rule's target but
@@ -33,7 +33,7 @@ var falsePositives = map[string][]string{
 	"private-key-dsa":              {"-----BEGIN DSA PARAMETERS-----"},
 	"private-key-pgp":              {"-----BEGIN PGP PUBLIC KEY BLOCK-----", "-----BEGIN PGP SIGNATURE-----"},
 	"password-assignment":          {`password = "xxxxxxxxxxxx"`, `password: "********"`, "Please enter your password.", `password = "short"`, `password = "${DB_PASSWORD}"`, `pwd = "<password>"`},
-	"password-assignment-unquoted": {"password: required", "password=getPassword()", "passwd: /etc/passwd", "password: ********", "PASSWORD=$DB_PASSWORD"},
+	"password-assignment-unquoted": {"password: required", "password=getPassword()", "passwd: /etc/passwd", "password: ********", "PASSWORD=$DB_PASSWORD", "password = 2026-02-23T23:59:14Z end", "is password = warning: compiling"},
 	"database-connection-string":   {"postgres://user:password@localhost/db", "postgres://${DB_USER}:${DB_PASS}@db/app", "postgres://localhost:5432/app", "redis://cache:6379"},
 	"openai-api-key":               {"sk-" + "proj-short", "disk-" + "abcdefghijklmnopqrstT3Blbk" + "FJabcdefghijklmnopqrst", "sk-" + "ant-api03-short"},
 	"anthropic-api-key":            {"sk-" + "ant-api03-<your-key>", "sk-" + "ant-" + "short"},

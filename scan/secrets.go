@@ -55,17 +55,25 @@ func secretValue(v []byte) bool {
 // unquotedPassword additionally asks an unquoted value for something that
 // is not a letter, so that prose such as "password: required" is no
 // finding.
+// It also turns down a label ("warning:") and a timestamp
+// ("2026-02-23T23:59:14Z"), which program output puts after "password ="
+// more often than a password, and asks for at least one letter.
 func unquotedPassword(v []byte) bool {
-	if !secretValue(v) {
+	if !secretValue(v) || v[len(v)-1] == ':' || isoDate.Match(v) {
 		return false
 	}
+	var letter, other bool
 	for _, c := range v {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return true
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			letter = true
+		} else {
+			other = true
 		}
 	}
-	return false
+	return letter && other
 }
+
+var isoDate = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}`)
 
 // genericValue accepts a value of a generic key or token assignment when it
 // has letters and digits and at least 3 bits of entropy per byte, the

@@ -356,3 +356,51 @@ func NearMisses(r *rand.Rand) []string {
 		"task-runner finished",
 	}
 }
+
+// Positive is one generated positive and the rule that must find it.
+type Positive struct {
+	Rule, Text string
+}
+
+// Positives returns n positives cycling through every generator and code
+// sample, with random values from seed.
+func Positives(n int, seed uint64) []Positive {
+	r := rand.New(rand.NewPCG(seed, 2))
+	var all []Positive
+	for len(all) < n {
+		for _, g := range Secrets {
+			all = append(all, Positive{g.Rule, g.Make(r)})
+		}
+		for _, g := range Data {
+			all = append(all, Positive{g.Rule, g.Make(r)})
+		}
+		for _, c := range Code {
+			all = append(all, Positive{c.Rule, c.Text})
+		}
+	}
+	return all[:n]
+}
+
+// Mixed returns about n bytes of clean text with a positive line inserted
+// every every bytes (at a line boundary), and the positives in order.
+func Mixed(n, every int, seed uint64) ([]byte, []Positive) {
+	clean := Clean(n, seed)
+	pos := Positives(n/every+1, seed+1)
+	var b []byte
+	b = make([]byte, 0, n+len(pos)*64)
+	k := 0
+	for off := 0; off < len(clean); {
+		end := min(off+every, len(clean))
+		for end < len(clean) && clean[end-1] != '\n' {
+			end++
+		}
+		b = append(b, clean[off:end]...)
+		off = end
+		if k < len(pos) {
+			b = append(b, pos[k].Text...)
+			b = append(b, '\n')
+			k++
+		}
+	}
+	return b, pos[:k]
+}
