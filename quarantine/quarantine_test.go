@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kavach-go/kavach/internal/kavachtest"
 	"github.com/kavach-go/kavach/scan"
 )
 
@@ -385,4 +387,72 @@ func FuzzParseID(f *testing.F) {
 			t.Fatalf("ParseID(%q) accepted %q", s, id)
 		}
 	})
+}
+
+const helperEnv = "KAVACH_QUARANTINE_TEST_HELPER"
+
+// TestHelperProcess approves or rejects one item from a child process for
+// TestCrossProcessTransitions: exit 0 when it won, 3 when refused.
+func TestHelperProcess(t *testing.T) {
+	arg := os.Getenv(helperEnv)
+	if arg == "" {
+		return // not a helper run
+	}
+	dir, id, _ := strings.Cut(arg, "|")
+	s, err := New(dir)
+	if err != nil {
+		os.Exit(2)
+	}
+	if os.Getpid()%2 == 0 {
+		_, err = s.Approve(context.Background(), id, "child")
+	} else {
+		_, err = s.Reject(context.Background(), id, "child")
+	}
+	switch {
+	case err == nil:
+		os.Exit(0)
+	case errors.Is(err, ErrInvalidTransition):
+		os.Exit(3)
+	default:
+		os.Exit(2)
+	}
+}
+
+// TestCrossProcessTransitions races child processes on one item: the lock
+// file lets exactly one change it.
+func TestCrossProcessTransitions(t *testing.T) {
+	kavachtest.RequireLinux(t)
+	s := newStore(t)
+	id, err := s.Put(context.Background(), []byte("a"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cmds []*exec.Cmd
+	for range 6 {
+		c := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+		c.Env = append(os.Environ(), helperEnv+"="+s.Dir()+"|"+id)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, c)
+	}
+	wins, refused := 0, 0
+	for _, c := range cmds {
+		err := c.Wait()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			wins++
+		case errors.As(err, &ee) && ee.ExitCode() == 3:
+			refused++
+		default:
+			t.Fatalf("child: %v", err)
+		}
+	}
+	if wins != 1 || refused != 5 {
+		t.Fatalf("%d wins, %d refused", wins, refused)
+	}
+	if m, _ := s.Get(context.Background(), id); m.Status == Quarantined {
+		t.Fatal("no child changed the item")
+	}
 }
