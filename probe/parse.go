@@ -249,3 +249,23 @@ func ParseNetDev(b []byte) ([]string, error) {
 // periods. A host so loaded that the threads get less than the limit
 // anyway cannot contradict the claim, and passes.
 func cpuWithin(rate, limit float64) bool { return rate <= limit*1.25+0.05 }
+
+// ParseMemAvailable returns MemAvailable from /proc/meminfo, in bytes.
+func ParseMemAvailable(b []byte) (uint64, error) {
+	for line := range strings.Lines(string(b)) {
+		v, ok := strings.CutPrefix(line, "MemAvailable:")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("%w: meminfo line %q", ErrParse, strings.TrimSpace(line))
+		}
+		n, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil || n > math.MaxUint64/1024 {
+			return 0, fmt.Errorf("%w: meminfo line %q", ErrParse, strings.TrimSpace(line))
+		}
+		return n * 1024, nil
+	}
+	return 0, fmt.Errorf("%w: meminfo has no MemAvailable line", ErrParse)
+}

@@ -348,3 +348,31 @@ func TestCPUWithin(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMemAvailable(t *testing.T) {
+	in := "MemTotal:       24683520 kB\nMemFree:        22396000 kB\nMemAvailable:   23982080 kB\n"
+	n, err := ParseMemAvailable([]byte(in))
+	if err != nil || n != 23982080*1024 {
+		t.Fatalf("got %d, %v", n, err)
+	}
+	for _, bad := range []string{"", "MemTotal: 1 kB\n", "MemAvailable: x kB\n", "MemAvailable: 12\n", "MemAvailable: 99999999999999999999 kB\n"} {
+		if _, err := ParseMemAvailable([]byte(bad)); !errors.Is(err, ErrParse) {
+			t.Errorf("ParseMemAvailable(%q) err = %v", bad, err)
+		}
+	}
+	if runtime.GOOS == "linux" {
+		b, _ := os.ReadFile("/proc/meminfo")
+		if n, err := ParseMemAvailable(b); err != nil || n == 0 {
+			t.Errorf("this host's meminfo: %d, %v", n, err)
+		}
+	}
+}
+
+func FuzzParseMemAvailable(f *testing.F) {
+	f.Add([]byte("MemAvailable:   23982080 kB\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if n, err := ParseMemAvailable(b); err == nil && n%1024 != 0 {
+			t.Fatalf("%d bytes is not whole kB", n)
+		}
+	})
+}

@@ -914,6 +914,13 @@ func (p *prober) memory() (bool, string) {
 		return false, "the host passed no helper command"
 	}
 	mib := claim + 64
+	// Should the limit not hold, the helper takes this much from the host:
+	// refuse to test a limit larger than half of what is available.
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if avail, err := ParseMemAvailable(b); err == nil && mib<<20 > avail/2 {
+			return false, fmt.Sprintf("not tested: %d MiB is more than half of the %d MiB the host has available", mib, avail>>20)
+		}
+	}
 	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, p.h.Self[0], append(slices.Clone(p.h.Self[1:]), fmt.Sprintf("%s=%d", AllocFlag, mib))...)
