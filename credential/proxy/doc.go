@@ -33,15 +33,20 @@
 // request's Host is the CONNECT target, injects the header and sends the
 // request on over a new TLS connection that verifies the real server's
 // certificate. The sandbox trusts the CA through the files and variables
-// that Env and Bundle describe; it never gets the CA's key. CONNECT to a
+// that SandboxSetup (Env, CA.Bundle) provides; it never gets the CA's key. Responses to
+// requests with an injected header are scrubbed of the credential (each
+// occurrence replaced by as many '*'), so an upstream that echoes request
+// headers cannot hand it back; the proxy asks for identity encoding so
+// that the scrub sees plain bytes. CONNECT to a
 // host without a rule is a plain tunnel: the proxy checks the target and
 // then relays bytes it cannot read.
 //
 // # Refusals and events
 //
 // A denied host gets 403, an upstream failure 502 (504 on timeout), a
-// malformed request 400, oversized headers 431, too many connections 503,
-// each with the reason in the body and in an X-Kavach-Reason header. Every
+// malformed request 400, oversized headers 431, headers that do not
+// arrive in time 408, too many connections 503, each with the reason in
+// the body and in an X-Kavach-Reason header. Every
 // decision, allowed or not, is reported as an Event to Config.OnEvent,
 // with the names (never the values) of injected headers; kavach's audit
 // chain records them.
