@@ -274,7 +274,7 @@ func buildStaticHello(t *testing.T) string {
 	t.Helper()
 	goCmd := kavachtest.RequireBinary(t, "go")
 	out := filepath.Join(t.TempDir(), "hello")
-	cmd := exec.Command(goCmd, "build", "-o", out, "./testdata/hello")
+	cmd := exec.Command(goCmd, "build", "-buildvcs=false", "-o", out, "./testdata/hello")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build testdata/hello: %v\n%s", err, b)
