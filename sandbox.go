@@ -70,8 +70,12 @@ func Create(ctx context.Context, cfg Config) (*Sandbox, error) {
 		created:   time.Now(),
 		running:   map[*execution]struct{}{},
 		destroyed: make(chan struct{}),
-		gateImpl:  scan.NewGate(*cfg.Scan, cfg.Quarantine),
 	}
+	var store scan.Store
+	if cfg.Quarantine != nil {
+		store = labelledStore{cfg.Quarantine, s.id, cfg.AgentID}
+	}
+	s.gateImpl = scan.NewGate(*cfg.Scan, store)
 	s.cfg.Logger = cfg.Logger.With(slog.String("sandbox_id", s.id), slog.String("backend", b.Kind().String()))
 	if err := s.audit(ctx, EventCreate, map[string]any{
 		"sandbox_id": s.id, "agent_id": cfg.AgentID, "backend": b.Kind().String(), "policy": cfg.Policy,
@@ -80,6 +84,24 @@ func Create(ctx context.Context, cfg Config) (*Sandbox, error) {
 	}
 	trackAgent(s)
 	return s, nil
+}
+
+// labelledStore adds the sandbox and agent ids to what is quarantined.
+type labelledStore struct {
+	scan.Store
+	sandboxID, agentID string
+}
+
+func (l labelledStore) Put(ctx context.Context, b []byte, meta map[string]string) (string, error) {
+	m := make(map[string]string, len(meta)+2)
+	for k, v := range meta {
+		m[k] = v
+	}
+	m["sandbox_id"] = l.sandboxID
+	if l.agentID != "" {
+		m["agent_id"] = l.agentID
+	}
+	return l.Store.Put(ctx, b, m)
 }
 
 // newID returns a random UUID v4, the original's sandbox id format.

@@ -15,7 +15,15 @@ import (
 
 func TestMain(m *testing.M) {
 	kavach.Init()
-	os.Exit(m.Run())
+	// Keep quarantined output of the tests out of the real home.
+	dir, err := os.MkdirTemp("", "kavach-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_DATA_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 func run(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {

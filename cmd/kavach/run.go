@@ -23,6 +23,7 @@ import (
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/credential"
 	"github.com/kavach-go/kavach/policy"
+	"github.com/kavach-go/kavach/quarantine"
 	"github.com/kavach-go/kavach/scan"
 	"github.com/kavach-go/kavach/threat"
 )
@@ -52,6 +53,7 @@ type runFlags struct {
 	secretEnv   []string
 	secretFile  []string
 	secretStdin []string
+	quarantine  string
 }
 
 func newRunCmd() *cobra.Command {
@@ -89,6 +91,7 @@ executable; 127 not found; 128+N killed by signal N.`,
 	fl.StringArrayVar(&f.secretEnv, "secret-env", nil, "inject a secret as env var: VAR=env:NAME or VAR=file:PATH (repeatable)")
 	fl.StringArrayVar(&f.secretFile, "secret-file", nil, "inject a secret as a 0400 file on a tmpfs: /PATH=env:NAME or /PATH=file:PATH")
 	fl.StringArrayVar(&f.secretStdin, "secret-stdin", nil, "feed a secret to the command's stdin: env:NAME or file:PATH")
+	fl.StringVar(&f.quarantine, "quarantine-dir", "", "where quarantined output is stored (default $XDG_DATA_HOME/kavach/quarantine)")
 	fl.StringVar(&f.threatState, "threat-state", "", "offender tracker state file; with --agent-id, a suspended agent cannot run")
 	return c
 }
@@ -261,6 +264,21 @@ func openSinks(ctx context.Context, f *runFlags, cfg *kavach.Config) (func(), er
 		}
 		closers = append(closers, func() { _ = w.Close() })
 		cfg.Audit = w
+	}
+	if cfg.Scan.Enabled {
+		dir := f.quarantine
+		if dir == "" {
+			d, err := quarantine.DefaultDir()
+			if err != nil {
+				return closeAll, err
+			}
+			dir = d
+		}
+		st, err := quarantine.New(dir)
+		if err != nil {
+			return closeAll, err
+		}
+		cfg.Quarantine = st
 	}
 	if f.threatState != "" && f.agentID == "" {
 		return closeAll, errors.New("--threat-state needs --agent-id")
