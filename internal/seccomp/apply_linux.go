@@ -23,11 +23,13 @@ const (
 	seccompFilterFlagTSync = 1
 )
 
-// Apply installs the filter on every thread of the calling process. It
+// Apply installs the filter on every thread of the calling process, which
+// from then on is as restricted as the programs it forks and execs. It
 // requires PR_SET_NO_NEW_PRIVS on the calling thread (ErrNoNewPrivs
-// otherwise); set it with syscall.AllThreadsSyscall or on a thread locked
-// with runtime.LockOSThread. The filter cannot be removed, and applies to
-// every program the process execs afterwards.
+// otherwise): set it on a thread locked with runtime.LockOSThread and call
+// Apply from that goroutine, or use syscall.AllThreadsSyscall (not
+// available with cgo). The filter cannot be removed. Apply does not
+// allocate.
 //
 // Apply uses SECCOMP_FILTER_FLAG_TSYNC because a Go process has many
 // threads and the runtime may run the later execve on any of them: a

@@ -73,7 +73,7 @@ func (c *chunk) emit(code uint16, jt, jf uint8, k uint32) {
 	c.code = append(c.code, Instruction{Code: code, Jt: jt, Jf: jf, K: k})
 }
 
-func (c *chunk) ret(a Action) { c.emit(opRetK, 0, 0, uint32(a)) }
+func (c *chunk) ret(a seccompAction) { c.emit(opRetK, 0, 0, uint32(a)) }
 
 func (c *chunk) jump(label int) {
 	c.fix = append(c.fix, fixup{len(c.code), label})
@@ -92,15 +92,15 @@ func (c *chunk) append(o chunk) {
 // whose argument block is label.
 type interval struct {
 	lo     uint32
-	action Action
+	action seccompAction
 	label  int
 }
 
 // intervals partitions the syscall numbers into runs: the rules' numbers,
 // merged where neighbours share a plain action, and the default between.
-func intervals(rs []resolved, def Action) []interval {
+func intervals(rs []resolved, def seccompAction) []interval {
 	iv := []interval{{lo: 0, action: def, label: -1}}
-	add := func(lo uint32, a Action, label int) {
+	add := func(lo uint32, a seccompAction, label int) {
 		last := &iv[len(iv)-1]
 		if label < 0 && last.label < 0 && last.action == a {
 			return // Extends the previous run.

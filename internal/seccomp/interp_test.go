@@ -29,7 +29,7 @@ func (d seccompData) bytes() [64]byte {
 // checker and interpreter would, and fails on anything the kernel would
 // reject: an unknown opcode, a load outside seccomp_data or unaligned, a
 // jump out of the program, falling off the end.
-func interpret(prog []Instruction, d seccompData) (Action, error) {
+func interpret(prog []Instruction, d seccompData) (seccompAction, error) {
 	if len(prog) == 0 || len(prog) > maxInstructions {
 		return 0, fmt.Errorf("program length %d", len(prog))
 	}
@@ -67,7 +67,7 @@ func interpret(prog []Instruction, d seccompData) (Action, error) {
 		case opJgeK:
 			err = jump(acc >= in.K)
 		case opRetK:
-			return Action(in.K), nil
+			return seccompAction(in.K), nil
 		default:
 			return 0, fmt.Errorf("pc %d: opcode 0x%x not understood", pc, in.Code)
 		}
@@ -81,7 +81,7 @@ func interpret(prog []Instruction, d seccompData) (Action, error) {
 // verdict is the declarative meaning of p on a: what the compiled program
 // must return. It is written independently of compile, for the
 // differential tests.
-func (p *profile) verdict(a *arch, d seccompData) Action {
+func (p *profile) verdict(a *arch, d seccompData) seccompAction {
 	if d.arch != a.audit {
 		return actionKillProcess
 	}

@@ -2,15 +2,15 @@ package seccomp
 
 import "strconv"
 
-// Action is a seccomp return value (SECCOMP_RET_*): what the kernel does
+// seccompAction is a seccomp return value (SECCOMP_RET_*): what the kernel does
 // with a syscall the filter has looked at.
-type Action uint32
+type seccompAction uint32
 
 // Seccomp return values from linux/seccomp.h.
 const (
-	actionKillProcess Action = 0x80000000
-	actionAllow       Action = 0x7fff0000
-	actionErrno       Action = 0x00050000
+	actionKillProcess seccompAction = 0x80000000
+	actionAllow       seccompAction = 0x7fff0000
+	actionErrno       seccompAction = 0x00050000
 
 	// actionEPERM makes a syscall fail with EPERM, the errno a process gets
 	// when it lacks a privilege, which is what callers already handle.
@@ -22,7 +22,7 @@ const (
 )
 
 // String names the action for test failures and docs.
-func (a Action) String() string {
+func (a seccompAction) String() string {
 	switch {
 	case a == actionKillProcess:
 		return "KILL_PROCESS"
@@ -54,7 +54,7 @@ type cond struct {
 // clause is a conjunction of conditions and the action taken when all hold.
 type clause struct {
 	conds  []cond
-	action Action
+	action seccompAction
 }
 
 // rule says what one syscall gets: the action of the first clause whose
@@ -62,14 +62,14 @@ type clause struct {
 type rule struct {
 	name    string
 	clauses []clause
-	action  Action
+	action  seccompAction
 }
 
 // profile is the declarative form of a filter: rules for named syscalls
 // and a default for every other syscall number.
 type profile struct {
 	name  string
-	def   Action
+	def   seccompAction
 	rules []rule
 }
 
@@ -77,9 +77,9 @@ func eq(arg uint8, value uint32) cond { return cond{arg: arg, mask: 0xffffffff, 
 
 func masked(arg uint8, mask, value uint32) cond { return cond{arg: arg, mask: mask, value: value} }
 
-func when(action Action, conds ...cond) clause { return clause{conds: conds, action: action} }
+func when(action seccompAction, conds ...cond) clause { return clause{conds: conds, action: action} }
 
-func all(action Action, names ...string) []rule {
+func all(action seccompAction, names ...string) []rule {
 	rs := make([]rule, len(names))
 	for i, n := range names {
 		rs[i] = rule{name: n, action: action}

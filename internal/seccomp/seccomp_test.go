@@ -104,7 +104,7 @@ func TestStrictWithinBasic(t *testing.T) {
 	}
 }
 
-func verdictByName(t testing.TB, profile, goarch, name string, args ...uint64) Action {
+func verdictByName(t testing.TB, profile, goarch, name string, args ...uint64) seccompAction {
 	t.Helper()
 	a := archs[goarch]
 	nr, ok := a.table[name]
@@ -139,7 +139,7 @@ func TestProgram(t *testing.T) {
 		nr                    *uint32 // raw number instead of name
 		arch                  uint32  // 0 = native
 		args                  []uint64
-		want                  Action
+		want                  seccompAction
 	}
 	num := func(n uint32) *uint32 { return &n }
 	cases := []tc{
