@@ -185,6 +185,15 @@ func TestApplyWithoutNoNewPrivs(t *testing.T) {
 	}
 }
 
+func TestApplyAllocs(t *testing.T) {
+	requireSeccomp(t)
+	t.Parallel()
+	r := runChild(t, "allocs", "basic")
+	if !strings.HasPrefix(r.stdout, "allocs=0 err=<nil>") {
+		t.Errorf("stdout %q stderr %q, want allocs=0 err=<nil>", r.stdout, r.stderr)
+	}
+}
+
 // TestPrograms runs real programs under each profile: they must work, and
 // what must fail fails.
 func TestPrograms(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 	"unsafe"
 
@@ -68,6 +69,21 @@ func childMain(mode string) int {
 			}
 			fmt.Printf("%s %d\n", p.name, int(p.call()))
 		}
+		return 0
+	case "allocs":
+		// Filters stack, so Apply can run again; it must not allocate.
+		f, err := Build("basic")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		var applyErr error
+		n := testing.AllocsPerRun(5, func() {
+			if err := f.Apply(); err != nil {
+				applyErr = err
+			}
+		})
+		fmt.Printf("allocs=%v err=%v\n", n, applyErr)
 		return 0
 	case "x32":
 		// getpid with the x32 bit: the filter must kill before the kernel
