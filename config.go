@@ -75,6 +75,11 @@ type Config struct {
 	// a 0400 file on a tmpfs inside the sandbox, or stdin. Their values are
 	// redacted from all output.
 	Secrets []credential.Injection
+	// HeaderRules inject credentials into HTTP(S) requests to given hosts:
+	// the egress proxy (used when Policy.Network allows a list of hosts)
+	// adds the header, replacing any the client sent, so the command uses
+	// the credential without ever holding it.
+	HeaderRules []credential.HeaderRule
 	// Backends replaces the built-in backend list (for tests and embedding).
 	Backends []backend.Backend
 	// Logger receives debug logs; nil discards them.

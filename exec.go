@@ -125,7 +125,7 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 	sb, enforced, sc := s.sb, s.enforced, s.score
 	e := &execution{start: time.Now()}
 	proc, err := sb.Start(ctx, &backend.Command{
-		Args: cmd.Args, Env: s.secretEnv(s.env(cmd.Env)), Dir: cmd.Dir,
+		Args: cmd.Args, Env: s.secretEnv(mergeEnv(s.env(cmd.Env), s.proxyEnv)), Dir: cmd.Dir,
 		Stdin: s.secretStdin(stdin), Stdout: stdout, Stderr: stderr,
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/credential"
+	"github.com/kavach-go/kavach/policy"
 	"github.com/kavach-go/kavach/scan"
 	"github.com/kavach-go/kavach/score"
 )
@@ -26,16 +27,18 @@ type Sandbox struct {
 	created  time.Time
 	gateImpl *scan.Gate
 
-	mu        sync.Mutex
-	state     State                   // guarded by mu
-	sb        backend.Sandbox         // guarded by mu; nil until Start
-	enforced  backend.Enforced        // guarded by mu; set by Start
-	score     score.Score             // guarded by mu; set by Start
-	started   time.Time               // guarded by mu
-	stopped   time.Time               // guarded by mu
-	running   map[*execution]struct{} // guarded by mu
-	plan      *credential.Plan        // guarded by mu; resolved secrets
-	destroyed chan struct{}           // closed by Destroy
+	mu           sync.Mutex
+	state        State                   // guarded by mu
+	sb           backend.Sandbox         // guarded by mu; nil until Start
+	enforced     backend.Enforced        // guarded by mu; set by Start
+	score        score.Score             // guarded by mu; set by Start
+	started      time.Time               // guarded by mu
+	stopped      time.Time               // guarded by mu
+	running      map[*execution]struct{} // guarded by mu
+	plan         *credential.Plan        // guarded by mu; resolved secrets
+	proxyEnv     []string                // guarded by mu; set with the egress proxy
+	proxyRelease func()                  // guarded by mu; releases injected headers
+	destroyed    chan struct{}           // closed by Destroy
 }
 
 // Create validates cfg and prepares a sandbox in the Created state. It
@@ -138,7 +141,15 @@ func (s *Sandbox) Enforced(ctx context.Context) (backend.Enforced, error) {
 		return s.enforced, nil
 	}
 	s.mu.Unlock()
-	return s.backend.Plan(ctx, s.cfg.Policy)
+	p := s.cfg.Policy.Clone()
+	if proxied(p) {
+		p.Network = policy.Network{}
+	}
+	e, err := s.backend.Plan(ctx, p)
+	if err == nil && proxied(s.cfg.Policy) && e.Network == backend.NetworkNone {
+		e.Network = backend.NetworkProxy
+	}
+	return e, err
 }
 
 // Score returns the strength score of what the sandbox enforces (after
@@ -266,23 +277,34 @@ func (s *Sandbox) createLocked(ctx context.Context) error {
 		s.plan = nil
 		return err
 	}
-	sb, err := s.backend.Create(ctx, backend.Spec{
+	spec := backend.Spec{
 		ID:      s.id,
-		Policy:  s.cfg.Policy,
+		Policy:  s.cfg.Policy.Clone(),
 		Workdir: s.cfg.Workdir,
 		Files:   files,
 		Logger:  s.cfg.Logger,
-	})
+	}
+	err = s.setupEgress(ctx, &spec)
+	var sb backend.Sandbox
+	if err == nil {
+		sb, err = s.backend.Create(ctx, spec)
+	}
 	for _, f := range files {
 		clear(f.Data)
 	}
 	if err != nil {
 		s.plan.Release()
 		s.plan = nil
+		if s.proxyRelease != nil {
+			s.proxyRelease()
+		}
 		return err
 	}
 	s.sb = sb
 	s.enforced = sb.Enforced()
+	if s.proxyEnv != nil && s.enforced.Network == backend.NetworkNone {
+		s.enforced.Network = backend.NetworkProxy
+	}
 	s.score = s.enforced.Score()
 	return nil
 }
@@ -295,7 +317,13 @@ func (s *Sandbox) destroyLocked(ctx context.Context) error {
 	if s.sb == nil {
 		return nil
 	}
-	return s.sb.Destroy(ctx)
+	err := s.sb.Destroy(ctx)
+	if s.proxyRelease != nil {
+		// The proxy's listeners closed with the last command; the header
+		// values are no longer needed.
+		s.proxyRelease()
+	}
+	return err
 }
 
 // killAllLocked kills every running exec; their Exec calls return with

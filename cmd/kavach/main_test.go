@@ -50,7 +50,9 @@ func TestRunExitCodes(t *testing.T) {
 		{"bad memory", []string{"run", "-b", "noop", "--memory", "lots", "--", "true"}, 125, "kavach: --memory: size \"lots\""},
 		{"bad mount", []string{"run", "-b", "noop", "--mount", "/etc", "--", "true"}, 125, "kavach: --mount \"/etc\": want SRC:DST[:ro|rw]"},
 		{"bad timeout", []string{"run", "-b", "noop", "--timeout", "-1s", "--", "true"}, 125, "kavach: --timeout"},
-		{"proxy not wired", []string{"run", "-b", "noop", "--allow-host", "example.com", "--", "true"}, 125, "kavach: --allow-host: policy not supported"},
+		{"proxy needs process", []string{"run", "-b", "noop", "--allow-host", "example.com", "--", "true"}, 125, "kavach: start sandbox"},
+		{"network and allow-host", []string{"run", "-b", "noop", "--network", "--allow-host", "example.com", "--", "true"}, 125, "kavach: --network gives"},
+		{"header without egress", []string{"run", "-b", "noop", "--secret-header", "a.example:X-Key=env:HOME", "--", "true"}, 125, "kavach: start sandbox"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,29 +31,30 @@ import (
 func init() { register(newRunCmd) }
 
 type runFlags struct {
-	backend     string
-	policy      string
-	timeout     time.Duration
-	memory      string
-	pids        uint32
-	cpus        float64
-	network     bool
-	allowHosts  []string
-	mounts      []string
-	workdir     string
-	env         []string
-	interactive bool
-	asJSON      bool
-	maxOutput   string
-	noScan      bool
-	auditLog    string
-	auditKey    string
-	agentID     string
-	threatState string
-	secretEnv   []string
-	secretFile  []string
-	secretStdin []string
-	quarantine  string
+	backend      string
+	policy       string
+	timeout      time.Duration
+	memory       string
+	pids         uint32
+	cpus         float64
+	network      bool
+	allowHosts   []string
+	mounts       []string
+	workdir      string
+	env          []string
+	interactive  bool
+	asJSON       bool
+	maxOutput    string
+	noScan       bool
+	auditLog     string
+	auditKey     string
+	agentID      string
+	threatState  string
+	secretEnv    []string
+	secretFile   []string
+	secretStdin  []string
+	quarantine   string
+	secretHeader []string
 }
 
 func newRunCmd() *cobra.Command {
@@ -90,6 +91,7 @@ executable; 127 not found; 128+N killed by signal N.`,
 	fl.StringVar(&f.agentID, "agent-id", "", "agent on whose behalf the command runs (threat tracking, audit)")
 	fl.StringArrayVar(&f.secretEnv, "secret-env", nil, "inject a secret as env var: VAR=env:NAME or VAR=file:PATH (repeatable)")
 	fl.StringArrayVar(&f.secretFile, "secret-file", nil, "inject a secret as a 0400 file on a tmpfs: /PATH=env:NAME or /PATH=file:PATH")
+	fl.StringArrayVar(&f.secretHeader, "secret-header", nil, "inject a header through the proxy: HOST:Header-Name=SOURCE, e.g. api.example.com:Authorization=Bearer env:TOKEN")
 	fl.StringArrayVar(&f.secretStdin, "secret-stdin", nil, "feed a secret to the command's stdin: env:NAME or file:PATH")
 	fl.StringVar(&f.quarantine, "quarantine-dir", "", "where quarantined output is stored (default $XDG_DATA_HOME/kavach/quarantine)")
 	fl.StringVar(&f.threatState, "threat-state", "", "offender tracker state file; with --agent-id, a suspended agent cannot run")
@@ -132,9 +134,19 @@ func buildConfig(f *runFlags) (kavach.Config, error) {
 		p.Network.Enabled = true
 	}
 	if len(f.allowHosts) > 0 {
-		// Egress through the proxy is not wired into sandboxes yet; giving
-		// the host's network instead would be weaker than asked.
-		return cfg, fmt.Errorf("--allow-host: %w: egress through the proxy is not available in this build", backend.ErrNotSupported)
+		if f.network {
+			return cfg, errors.New("--network gives the host's network; --allow-host limits egress to the proxy: choose one")
+		}
+		// Egress only through kavach's proxy, which allows these hosts.
+		p.Network.Enabled = true
+		p.Network.AllowedHosts = append(p.Network.AllowedHosts, f.allowHosts...)
+	}
+	for _, h := range f.secretHeader {
+		r, err := credential.ParseHeaderRule(h)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.HeaderRules = append(cfg.HeaderRules, r)
 	}
 	for _, m := range f.mounts {
 		mt, err := parseMount(m)
