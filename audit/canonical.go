@@ -145,11 +145,7 @@ func (p *jsonParser) value(dst []byte, depth int) ([]byte, error) {
 	case c == '[':
 		return p.array(dst, depth)
 	case c == '"':
-		s, err := p.str(nil)
-		if err != nil {
-			return dst, err
-		}
-		return appendString(dst, s), nil
+		return p.strCanonical(dst)
 	case c == 't':
 		return p.literal(dst, "true")
 	case c == 'f':
@@ -370,6 +366,34 @@ func (p *jsonParser) str(dst []byte) ([]byte, error) {
 			p.i += size
 		}
 	}
+}
+
+// strCanonical parses a JSON string at p.i and appends its canonical form.
+// A string without a backslash is already canonical (a valid JSON string
+// cannot hold a raw quote or control character), so it is copied as it is.
+func (p *jsonParser) strCanonical(dst []byte) ([]byte, error) {
+	start := p.i
+	ascii := true
+	for j := start + 1; j < len(p.b); j++ {
+		switch c := p.b[j]; {
+		case c == '"':
+			if ascii || utf8.Valid(p.b[start+1:j]) {
+				p.i = j + 1
+				return append(dst, p.b[start:j+1]...), nil
+			}
+			j = len(p.b) // invalid UTF-8: let str report it
+		case c == '\\' || c < 0x20:
+			j = len(p.b)
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	var buf [64]byte
+	s, err := p.str(buf[:0])
+	if err != nil {
+		return dst, err
+	}
+	return appendString(dst, s), nil
 }
 
 // escape decodes the escape sequence at p.i (a backslash).

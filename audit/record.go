@@ -48,6 +48,7 @@ type rawRecord struct {
 type scratch struct {
 	eventType, payload, timestamp, hmac, prev, line, input []byte
 	sum                                                    []byte
+	rawSum                                                 [sha256.Size]byte
 	mac                                                    hash.Hash
 }
 
@@ -349,8 +350,7 @@ func (s *scratch) sumHex(serial uint64, eventType, payload, timestamp, prev []by
 	s.input = appendInput(s.input[:0], serial, eventType, payload, timestamp, prev)
 	s.mac.Reset()
 	s.mac.Write(s.input)
-	var raw [sha256.Size]byte
-	s.sum = hex.AppendEncode(s.sum[:0], s.mac.Sum(raw[:0]))
+	s.sum = hex.AppendEncode(s.sum[:0], s.mac.Sum(s.rawSum[:0]))
 	return s.sum
 }
 
