@@ -6,6 +6,8 @@ import (
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/backend/noop"
+	"github.com/kavach-go/kavach/backend/wasm"
+	"github.com/kavach-go/kavach/backend/process"
 	"github.com/kavach-go/kavach/policy"
 )
 
@@ -24,6 +26,10 @@ func newBackend(k backend.Kind) backend.Backend {
 	switch k {
 	case backend.Noop:
 		return noop.New()
+	case backend.Wasm:
+		return wasm.New()
+	case backend.Process:
+		return process.New()
 	}
 	return backend.NotImplemented(k)
 }

@@ -32,6 +32,11 @@ type Options struct {
 	Policy *policy.Policy
 	// Shell is a POSIX shell inside the sandbox (default /bin/sh).
 	Shell string
+	// PauseUnsupported says the kind cannot freeze a running command, so
+	// Pause and Resume must fail with an error wrapping
+	// backend.ErrNotSupported rather than pretend (wasm: wazero cannot
+	// suspend a running module).
+	PauseUnsupported bool
 }
 
 // Run runs the suite against b as subtests of t.
@@ -156,11 +161,20 @@ func (s *suite) lifecycle(t *testing.T) {
 	if got, want := sb.Enforced().Score().Value, plan.Score().Value; got != want {
 		t.Errorf("created sandbox scores %d, its plan %d", got, want)
 	}
-	if err := sb.Pause(t.Context()); err != nil {
-		t.Errorf("pause: %v", err)
-	}
-	if err := sb.Resume(t.Context()); err != nil {
-		t.Errorf("resume: %v", err)
+	if s.opts.PauseUnsupported {
+		if err := sb.Pause(t.Context()); !errors.Is(err, backend.ErrNotSupported) {
+			t.Errorf("pause = %v, want ErrNotSupported", err)
+		}
+		if err := sb.Resume(t.Context()); !errors.Is(err, backend.ErrNotSupported) {
+			t.Errorf("resume = %v, want ErrNotSupported", err)
+		}
+	} else {
+		if err := sb.Pause(t.Context()); err != nil {
+			t.Errorf("pause: %v", err)
+		}
+		if err := sb.Resume(t.Context()); err != nil {
+			t.Errorf("resume: %v", err)
+		}
 	}
 	if err := sb.Stop(t.Context()); err != nil {
 		t.Errorf("stop: %v", err)
