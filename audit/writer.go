@@ -235,7 +235,8 @@ func (w *Writer) open(ctx context.Context, o options) error {
 
 // create writes a new log holding only the genesis record. The log appears
 // atomically with its content (link(2) of a finished temporary file), so a
-// concurrent Open sees either no log or a complete one.
+// concurrent Open sees either no log or a complete one, never an empty
+// file to which it would append a record without the genesis.
 func (w *Writer) create() error {
 	dir := filepath.Dir(w.path)
 	ts := formatTimestamp(w.now())
@@ -265,10 +266,10 @@ func (w *Writer) create() error {
 		}
 		return err
 	}
-	if err := syncDir(dir); err != nil {
-		return err
-	}
-	return writeCheckpoint(w.path, w.key, 1, mac)
+	// The checkpoint is written by open, under the lock, like any other
+	// update; a crash before that leaves a genesis-only log without a
+	// checkpoint, which open adopts.
+	return syncDir(dir)
 }
 
 func syncDir(dir string) error {
