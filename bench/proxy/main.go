@@ -18,6 +18,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,7 @@ func run(n, conc, connects int) error {
 	}))
 	defer up.Close()
 	upURL, _ := url.Parse(up.URL)
+	upPort, _ := strconv.Atoi(upURL.Port())
 	echo, err := echoServer()
 	if err != nil {
 		return err
@@ -52,7 +54,7 @@ func run(n, conc, connects int) error {
 
 	p, err := proxy.New(proxy.Config{
 		Allow: []string{upURL.Host, echo.Addr().String()},
-		Headers: []credential.Header{{Host: "127.0.0.1", Port: 0, Name: "Authorization",
+		Headers: []credential.Header{{Host: "127.0.0.1", Port: upPort, Name: "Authorization",
 			Value: credential.NewSecret([]byte("Bearer bench-token"))}},
 		MaxConns: 4096,
 	})
@@ -230,10 +232,7 @@ func echoServer() (net.Listener, error) {
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
+			go echo(c)
 		}
 	}()
 	return ln, nil
@@ -248,4 +247,22 @@ func pct(d []time.Duration, p int) time.Duration {
 		i = len(d) - 1
 	}
 	return d[i].Round(time.Microsecond)
+}
+
+// echo writes back what it reads, with a plain loop: io.Copy(c, c) would
+// splice a socket into itself, which the kernel does not always finish.
+func echo(c net.Conn) {
+	defer c.Close()
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			if _, werr := c.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"sync"
 )
 
 // minScrubLen is the shortest secret part that responses are scrubbed of;
@@ -77,45 +78,56 @@ func scrubHeader(h http.Header, needles [][]byte) {
 type scrubBody struct {
 	r       io.ReadCloser
 	needles [][]byte
-	pending []byte // read, masked, held back
-	ready   []byte // masked, to return
-	err     error
-	buf     []byte
+	// buf[off:ready] is masked and ready to return; buf[ready:] is held
+	// back because it could be the start of a needle.
+	buf        []byte
+	off, ready int
+	err        error
 }
 
+// scrubBufs recycles scrubBody buffers: one per proxied response would
+// otherwise dominate the proxy's allocations.
+var scrubBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
 func newScrubBody(r io.ReadCloser, needles [][]byte) *scrubBody {
-	return &scrubBody{r: r, needles: needles, buf: make([]byte, 32<<10)}
+	return &scrubBody{r: r, needles: needles, buf: (*scrubBufs.Get().(*[]byte))[:0]}
 }
 
 func (s *scrubBody) Read(p []byte) (int, error) {
-	for len(s.ready) == 0 {
+	for s.off == s.ready {
 		if s.err != nil {
 			return 0, s.err
 		}
-		n, err := s.r.Read(s.buf)
-		s.pending = append(s.pending, s.buf[:n]...)
+		if s.buf == nil {
+			return 0, io.ErrClosedPipe
+		}
+		held := copy(s.buf[:cap(s.buf)], s.buf[s.ready:])
+		s.buf, s.off, s.ready = s.buf[:held], 0, 0
+		if cap(s.buf)-len(s.buf) < 1024 {
+			s.buf = append(s.buf, make([]byte, 4<<10)...)[:held]
+		}
+		n, err := s.r.Read(s.buf[len(s.buf):cap(s.buf)])
+		s.buf = s.buf[:len(s.buf)+n]
 		s.err = err
-		mask(s.pending, s.needles)
+		mask(s.buf, s.needles)
 		hold := 0
 		if err == nil {
-			hold = s.heldTail()
+			hold = heldTail(s.buf, s.needles)
 		}
-		cut := len(s.pending) - hold
-		s.ready = append(s.ready[:0], s.pending[:cut]...)
-		s.pending = append(s.pending[:0], s.pending[cut:]...)
+		s.ready = len(s.buf) - hold
 	}
-	n := copy(p, s.ready)
-	s.ready = s.ready[n:]
+	n := copy(p, s.buf[s.off:s.ready])
+	s.off += n
 	return n, nil
 }
 
-// heldTail returns the length of the longest suffix of pending that is a
-// proper prefix of a needle.
-func (s *scrubBody) heldTail() int {
+// heldTail returns the length of the longest suffix of b that is a proper
+// prefix of a needle.
+func heldTail(b []byte, needles [][]byte) int {
 	best := 0
-	for _, nd := range s.needles {
-		for k := min(len(nd)-1, len(s.pending)); k > best; k-- {
-			if bytes.HasSuffix(s.pending, nd[:k]) {
+	for _, nd := range needles {
+		for k := min(len(nd)-1, len(b)); k > best; k-- {
+			if bytes.HasSuffix(b, nd[:k]) {
 				best = k
 				break
 			}
@@ -124,4 +136,15 @@ func (s *scrubBody) heldTail() int {
 	return best
 }
 
-func (s *scrubBody) Close() error { return s.r.Close() }
+// Close closes the upstream body and recycles the buffer, cleared first:
+// a held tail could be part of a credential.
+func (s *scrubBody) Close() error {
+	if s.buf != nil {
+		b := s.buf[:cap(s.buf)]
+		clear(b)
+		b = b[:0]
+		s.buf = nil
+		scrubBufs.Put(&b)
+	}
+	return s.r.Close()
+}
