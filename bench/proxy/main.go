@@ -249,8 +249,7 @@ func pct(d []time.Duration, p int) time.Duration {
 	return d[i].Round(time.Microsecond)
 }
 
-// echo writes back what it reads, with a plain loop: io.Copy(c, c) would
-// splice a socket into itself, which the kernel does not always finish.
+// echo writes back what it reads until the client closes.
 func echo(c net.Conn) {
 	defer c.Close()
 	buf := make([]byte, 4096)
