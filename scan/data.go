@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 )
 
@@ -68,6 +69,13 @@ func dataPass(b []byte, emit func(Finding)) {
 	emails(b, emit)
 	n := len(b)
 	for i := 0; i < n; i++ {
+		// Eight bytes at a time, skip blocks without a trigger byte.
+		for i+8 <= n && !hasTrigger(binary.LittleEndian.Uint64(b[i:])) {
+			i += 8
+		}
+		if i >= n {
+			break
+		}
 		c := b[i]
 		if !dataTrigger[c] {
 			continue
@@ -112,6 +120,18 @@ var dataTrigger = func() (t [256]bool) {
 	t[':'], t['-'] = true, true
 	return t
 }()
+
+// hasTrigger reports whether one of the eight bytes in x is a digit, ':'
+// (both in 0x30..0x3a) or '-', with the SWAR tests of "Bit Twiddling
+// Hacks" (hasbetween, haszero); bytes with the high bit set never count.
+func hasTrigger(x uint64) bool {
+	const ones, hi, lo7 = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
+	t := x & lo7
+	between := (ones*(127+0x3b) - t) &^ x & (t + ones*(127-0x2f)) & hi
+	v := x ^ ones*'-'
+	dash := (v - ones) &^ v & hi
+	return between|dash != 0
+}
 
 // numberAt tries the digit-led detectors at the start p of a run of digits
 // and returns the end of what it reported, or 0.

@@ -1,36 +1,53 @@
 package scan
 
 import (
+	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 )
 
 // literals finds every occurrence of a set of ASCII keywords, ignoring ASCII
 // case, in one pass over the input.
 //
-// literals is the prefilter of every keyword rule. It is an anchored-bigram
-// filter rather than an Aho-Corasick automaton: each keyword is indexed by
-// the bigram inside it that is least likely in ordinary text, a bitmap of
-// those 2¹⁶ folded bigrams (8 KiB, resident in L1) is tested at every
-// position, and only a set bit leads to a case-folded comparison of the few
-// keywords anchored on that bigram. The test at each position depends on no
-// earlier position, so the loop has no carried dependency and runs several
-// times faster than a DFA walk, whose every step waits for the previous
-// state. The rationale and the measurements are in the package's report
-// (RATIONALE: "Why not an Aho-Corasick library?").
+// literals is the prefilter of every keyword rule. It is an anchored
+// q-gram filter rather than an Aho-Corasick automaton: each keyword of four
+// bytes or more is indexed by the 4-gram inside it that is least likely in
+// ordinary text, hashed into a bitmap of 2¹⁷ bits (16 KiB, resident in L1).
+// The scan tests the bitmap at every position, four positions per branch,
+// and only a set bit leads to a case-folded comparison of the few keywords
+// anchored there. No test depends on an earlier position, so the loop has
+// no carried dependency and runs several times faster than a DFA walk,
+// whose every step waits for the previous state (RATIONALE: "Why not an
+// Aho-Corasick library?").
+//
+// Shorter keywords fit the same loop in two ways. One with a byte that is
+// rare in text ('$', '\\', '~', '`') is found with bytes.IndexByte on that
+// byte, which is vectorised. Any other is indexed once per byte that may
+// follow it (every printable ASCII byte, tab and newline): "aws" becomes
+// "aws_", "aws ", "awsx"…; a keyword at the very end of the input is
+// checked on its own.
 type literals struct {
-	pats   [][]byte // lower-case keywords
-	bitmap [1 << 10]uint64
-	// index[k]..index[k+1] is the range of flat anchored on bigram k.
-	index  []uint32
-	flat   []anchor
-	maxLen int
+	pats  [][]byte // lower-case keywords
+	bm4   [1 << quadBits / 64]uint64
+	idx4  []uint32 // idx4[k]..idx4[k+1] is the range of flat4 on hash k
+	flat4 []anchor
+	rare  map[byte][]anchor // short keywords by their rare byte
+	short []int             // keywords shorter than four bytes
 }
 
-// anchor says that keyword pat is anchored at offset off of its bigram.
+// quadBits is the size of the 4-gram hash.
+const quadBits = 17
+
+// rareBytes anchor short keywords through bytes.IndexByte.
+const rareBytes = "$\\~`"
+
+// anchor says that keyword pat, spelled v (the keyword or one of its
+// one-byte extensions), is anchored at offset off of v.
 type anchor struct {
 	pat int
 	off int
+	v   []byte
 }
 
 // fold maps ASCII upper case to lower case and leaves every other byte.
@@ -44,11 +61,11 @@ var fold = func() (t [256]byte) {
 	return t
 }()
 
-// bigramWeight estimates how common a byte is in program output, so that
-// the rarest bigram of a keyword is chosen as its anchor. The numbers are
+// byteWeight estimates how common a byte is in program output, so that
+// the rarest q-gram of a keyword is chosen as its anchor. The numbers are
 // rough English letter frequencies (per mille); spaces are the most common
 // byte, digits and punctuation are rarer than letters.
-var bigramWeight = func() (w [256]float64) {
+var byteWeight = func() (w [256]float64) {
 	for i := range w {
 		w[i] = 5
 	}
@@ -75,37 +92,78 @@ var bigramWeight = func() (w [256]float64) {
 	return w
 }()
 
+// quadHash hashes a 4-gram. Setting bit 0x20 of each byte folds ASCII
+// letters to lower case; it also merges some other bytes ('@' with '`',
+// '_' with DEL), which only costs a rare extra comparison, and it folds
+// four bytes with one OR.
+func quadHash(x uint32) uint32 {
+	return ((x | 0x20202020) * 0x9E3779B1) >> (32 - quadBits)
+}
+
+// quadKey is the hash of the 4-gram at p.
+func quadKey(p []byte) uint32 {
+	return quadHash(binary.LittleEndian.Uint32(p))
+}
+
+// followers are the bytes a short keyword is extended with.
+var followers = func() (f []byte) {
+	f = append(f, '\t', '\n', '\r')
+	for c := byte(0x20); c < 0x7f; c++ {
+		if c < 'A' || c > 'Z' { // upper case folds onto lower case
+			f = append(f, c)
+		}
+	}
+	return f
+}()
+
 // newLiterals indexes the keywords; each must be at least two bytes long.
 func newLiterals(keywords []string) *literals {
-	l := &literals{}
-	byKey := make(map[uint16][]anchor)
+	l := &literals{rare: map[byte][]anchor{}}
+	by4 := map[uint32][]anchor{}
+	add4 := func(i int, v []byte) {
+		best, bestW := 0, -1.0
+		for j := 0; j+4 <= len(v); j++ {
+			w := 1.0
+			for _, c := range v[j : j+4] {
+				w *= byteWeight[c]
+			}
+			if bestW < 0 || w < bestW {
+				best, bestW = j, w
+			}
+		}
+		key := quadKey(v[best:])
+		l.bm4[key>>6] |= 1 << (key & 63)
+		by4[key] = append(by4[key], anchor{pat: i, off: best, v: v})
+	}
 	for i, k := range keywords {
 		p := []byte(k)
 		for j := range p {
 			p[j] = fold[p[j]]
 		}
-		if len(p) < 2 {
-			panic("scan: keyword shorter than two bytes: " + k)
-		}
 		l.pats = append(l.pats, p)
-		l.maxLen = max(l.maxLen, len(p))
-		best, bestW := 0, -1.0
-		for j := 0; j+1 < len(p); j++ {
-			w := bigramWeight[p[j]] * bigramWeight[p[j+1]]
-			if bestW < 0 || w < bestW {
-				best, bestW = j, w
+		switch {
+		case len(p) >= 4:
+			add4(i, p)
+		case len(p) < 2:
+			panic("scan: keyword shorter than two bytes: " + k)
+		case bytes.ContainsAny(p, rareBytes):
+			c := p[bytes.IndexAny(p, rareBytes)]
+			l.rare[c] = append(l.rare[c], anchor{pat: i, off: bytes.IndexByte(p, c), v: p})
+		case len(p) == 3:
+			l.short = append(l.short, i)
+			for _, c := range followers {
+				add4(i, append(bytes.Clone(p), c))
 			}
+		default:
+			panic("scan: two-byte keyword without a rare byte: " + k)
 		}
-		key := bigramKey(p[best], p[best+1])
-		l.bitmap[key>>6] |= 1 << (key & 63)
-		byKey[key] = append(byKey[key], anchor{pat: i, off: best})
 	}
-	l.index = make([]uint32, 1<<16+1)
-	for k := range 1 << 16 {
-		l.index[k] = uint32(len(l.flat))
-		l.flat = append(l.flat, byKey[uint16(k)]...)
+	l.idx4 = make([]uint32, 1<<quadBits+1)
+	for k := range 1 << quadBits {
+		l.idx4[k] = uint32(len(l.flat4))
+		l.flat4 = append(l.flat4, by4[uint32(k)]...)
 	}
-	l.index[1<<16] = uint32(len(l.flat))
+	l.idx4[1<<quadBits] = uint32(len(l.flat4))
 	return l
 }
 
@@ -115,39 +173,55 @@ type hit struct {
 	start int
 }
 
-// bigramKey is the bitmap index of the bigram (c0, c1). Setting bit 0x20
-// folds ASCII letters to lower case; it also merges some punctuation pairs
-// ('@' with '`', '_' with DEL), which only costs a rare extra comparison,
-// and it lets the scan loop fold two bytes with one OR.
-func bigramKey(c0, c1 byte) uint16 {
-	return uint16(c0|0x20) | uint16(c1|0x20)<<8
-}
-
 // find appends every keyword occurrence in b to hits, ordered by start.
 func (l *literals) find(b []byte, hits []hit) []hit {
-	if len(b) < 2 {
-		return hits
-	}
 	first := len(hits)
-	bm := &l.bitmap
-	n := len(b) - 1 // bigrams start at 0..n-1
+	bm := &l.bm4
 	i := 0
-	// The loop tests four positions with one branch; only when one of
-	// them has its bit set does it look at them one by one.
-	for ; i+4 <= n; i += 4 {
-		k0 := binary.LittleEndian.Uint16(b[i:]) | 0x2020
-		k1 := binary.LittleEndian.Uint16(b[i+1:]) | 0x2020
-		k2 := binary.LittleEndian.Uint16(b[i+2:]) | 0x2020
-		k3 := binary.LittleEndian.Uint16(b[i+3:]) | 0x2020
-		if (bm[k0>>6]>>(k0&63)|bm[k1>>6]>>(k1&63)|bm[k2>>6]>>(k2&63)|bm[k3>>6]>>(k3&63))&1 == 0 {
+	// The loop tests eight positions with one branch; only when one of
+	// them has a bit set does it look at those.
+	for ; i+12 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		y := binary.LittleEndian.Uint64(b[i+4:])
+		q0 := quadHash(uint32(x))
+		q1 := quadHash(uint32(x >> 8))
+		q2 := quadHash(uint32(x >> 16))
+		q3 := quadHash(uint32(x >> 24))
+		q4 := quadHash(uint32(y))
+		q5 := quadHash(uint32(y >> 8))
+		q6 := quadHash(uint32(y >> 16))
+		q7 := quadHash(uint32(y >> 24))
+		m := bm[q0>>6]>>(q0&63)&1 | bm[q1>>6]>>(q1&63)&1<<1 | bm[q2>>6]>>(q2&63)&1<<2 | bm[q3>>6]>>(q3&63)&1<<3 |
+			bm[q4>>6]>>(q4&63)&1<<4 | bm[q5>>6]>>(q5&63)&1<<5 | bm[q6>>6]>>(q6&63)&1<<6 | bm[q7>>6]>>(q7&63)&1<<7
+		if m == 0 {
 			continue
 		}
-		for j := i; j < i+4; j++ {
-			hits = l.verify(b, j, hits)
+		qs := [8]uint32{q0, q1, q2, q3, q4, q5, q6, q7}
+		for ; m != 0; m &= m - 1 {
+			j := bits.TrailingZeros64(m)
+			q := qs[j]
+			hits = l.check(b, i+j, l.flat4[l.idx4[q]:l.idx4[q+1]], hits)
 		}
 	}
-	for ; i < n; i++ {
+	for ; i+4 <= len(b); i++ {
 		hits = l.verify(b, i, hits)
+	}
+	// A short keyword that ends the input has no byte after it.
+	for _, pi := range l.short {
+		p := l.pats[pi]
+		if s := len(b) - len(p); s >= 0 && equalFold(b[s:], p) {
+			hits = append(hits, hit{pat: pi, start: s})
+		}
+	}
+	for c, as := range l.rare {
+		for off := 0; ; {
+			j := bytes.IndexByte(b[off:], c)
+			if j < 0 {
+				break
+			}
+			hits = l.check(b, off+j, as, hits)
+			off += j + 1
+		}
 	}
 	// Anchors sit at different offsets, so hits come out ordered by anchor
 	// position; rules expect them by start.
@@ -155,16 +229,19 @@ func (l *literals) find(b []byte, hits []hit) []hit {
 	return hits
 }
 
-// verify appends the keywords anchored on the bigram at i that match.
+// verify appends the keywords anchored at i that match.
 func (l *literals) verify(b []byte, i int, hits []hit) []hit {
-	k := bigramKey(b[i], b[i+1])
-	if l.bitmap[k>>6]&(1<<(k&63)) == 0 {
+	q := quadKey(b[i:])
+	if l.bm4[q>>6]&(1<<(q&63)) == 0 {
 		return hits
 	}
-	for _, a := range l.flat[l.index[k]:l.index[k+1]] {
+	return l.check(b, i, l.flat4[l.idx4[q]:l.idx4[q+1]], hits)
+}
+
+func (l *literals) check(b []byte, i int, as []anchor, hits []hit) []hit {
+	for _, a := range as {
 		s := i - a.off
-		p := l.pats[a.pat]
-		if s < 0 || s+len(p) > len(b) || !equalFold(b[s:s+len(p)], p) {
+		if s < 0 || s+len(a.v) > len(b) || !equalFold(b[s:s+len(a.v)], a.v) {
 			continue
 		}
 		hits = append(hits, hit{pat: a.pat, start: s})

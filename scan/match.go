@@ -25,6 +25,25 @@ type reOpts struct {
 	// "token") are common words, and this test is far cheaper than a
 	// failed regexp.
 	assign bool
+	// assignNext is the exact form of assign for rules shaped
+	// keyword[\w-]{0,20}["']?[ \t]*[:=]: the ':' or '=' must come right
+	// after the rest of the name, an optional quote and blanks.
+	assignNext bool
+}
+
+// assignsAt reports whether an assignment operator follows the name that
+// starts with the keyword ending at p.
+func assignsAt(b []byte, p int) bool {
+	for n := 0; p < len(b) && n < 20 && (isWord(b[p]) || b[p] == '-'); n++ {
+		p++
+	}
+	if p < len(b) && (b[p] == '"' || b[p] == '\'') {
+		p++
+	}
+	for p < len(b) && (b[p] == ' ' || b[p] == '\t') {
+		p++
+	}
+	return p < len(b) && (b[p] == ':' || b[p] == '=')
 }
 
 // reMatch builds a match function that runs re, which must start with ^,
@@ -35,6 +54,9 @@ func reMatch(re *regexp.Regexp, o reOpts) func(b []byte, ks, ke int) (int, int, 
 	}
 	return func(b []byte, ks, ke int) (int, int, bool) {
 		if o.assign && bytes.IndexAny(b[ke:min(len(b), ke+48)], ":=") < 0 {
+			return 0, 0, false
+		}
+		if o.assignNext && !assignsAt(b, ke) {
 			return 0, 0, false
 		}
 		for d := 0; d <= o.back; d++ {

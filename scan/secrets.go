@@ -42,6 +42,19 @@ func privateKey(id, message, label string) *rule {
 	}
 }
 
+// hexPrefixed returns prefix followed by every pair of hex digits: the
+// keywords of a rule whose prefix is too short to filter on alone.
+func hexPrefixed(prefix string) []string {
+	const hex = "0123456789abcdef"
+	var ks []string
+	for _, a := range hex {
+		for _, b := range hex {
+			ks = append(ks, prefix+string(a)+string(b))
+		}
+	}
+	return ks
+}
+
 // secretValue accepts an assigned value that is a credential rather than a
 // placeholder, a path or code: no template syntax, no leading path
 // character, no call parentheses.
@@ -107,7 +120,7 @@ var secretRules = []*rule{
 		[]string{"hooks.slack.com/services/"}, `^hooks\.slack\.com/services/(T[A-Z0-9]{8,12}/B[A-Z0-9]{8,12}/[A-Za-z0-9]{20,32})`),
 	secret("generic-api-key", "api_key", Medium, "Generic API Key detected",
 		[]string{"api_key", "api-key", "apikey"}, `^(?i:api[_-]?key)[\w\-]{0,20}["']?\s*[:=]\s*["']?([A-Za-z0-9_\-./+]{16,128})`,
-		reOpts{boundAfter: true, assign: true, value: 1, check: genericValue}),
+		reOpts{boundAfter: true, assignNext: true, value: 1, check: genericValue}),
 	secret("bearer-token", "auth_token", High, "Bearer Token detected",
 		[]string{"bearer"}, `^(?i:bearer)[ \t]+([a-zA-Z0-9\-._~+/]{20,}=*)`,
 		reOpts{boundBefore: true, value: 1, check: func(v []byte) bool { return secretValue(v) && mixed(v) }}),
@@ -124,11 +137,11 @@ var secretRules = []*rule{
 	secret("password-assignment", "credential", High, "Password Assignment detected",
 		[]string{"password", "passwd", "pwd"},
 		`^(?i:password|passwd|pwd)[\w\-]{0,20}["']?[ \t]*[:=][ \t]*(?:"([^"\r\n]{8,200})"|'([^'\r\n]{8,200})')`,
-		reOpts{assign: true, value: 1, check: secretValue}),
+		reOpts{assignNext: true, value: 1, check: secretValue}),
 	secret("password-assignment-unquoted", "credential", High, "Password Assignment detected",
 		[]string{"password", "passwd"},
 		`^(?i:password|passwd)[\w\-]{0,20}[ \t]*[:=][ \t]*([^\s"'\x60,;]{8,200})`,
-		reOpts{assign: true, value: 1, check: unquotedPassword}),
+		reOpts{assignNext: true, value: 1, check: unquotedPassword}),
 	secret("database-connection-string", "connection_string", Critical, "Database Connection String detected",
 		[]string{"postgres://", "postgresql://", "mysql://", "mariadb://", "mongodb://", "mongodb+srv://",
 			"redis://", "rediss://", "amqp://", "amqps://", "sqlserver://", "mssql://"},
@@ -150,7 +163,7 @@ var secretRules = []*rule{
 	token("sendgrid-api-key", "api_token", High, "SendGrid API key detected",
 		[]string{"SG."}, `^SG\.([A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})`),
 	token("twilio-api-key", "api_token", High, "Twilio API key detected",
-		[]string{"SK"}, `^SK([0-9a-f]{32})`),
+		hexPrefixed("SK"), `^SK([0-9a-f]{32})`),
 	secret("azure-storage-key", "cloud_credential", Critical, "Azure storage account key detected",
 		[]string{"AccountKey="}, `^(?i:AccountKey)=([A-Za-z0-9+/]{86}==)`,
 		reOpts{value: 1, check: randomish}),
@@ -164,5 +177,5 @@ var secretRules = []*rule{
 	secret("generic-secret", "api_key", Medium, "Generic secret assignment detected",
 		[]string{"secret", "token", "access_key", "private_key", "client_secret", "auth_key"},
 		`^(?i:secret|token|access_key|private_key|client_secret|auth_key)[\w\-]{0,20}["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9_\-./+=]{16,256})`,
-		reOpts{boundAfter: true, assign: true, value: 1, check: genericValue}),
+		reOpts{boundAfter: true, assignNext: true, value: 1, check: genericValue}),
 }
