@@ -66,7 +66,8 @@ type blockResult struct {
 // Verify checks the whole log at path with key: every line is a canonical
 // record, serials count up from 0, each prev_hmac is the previous hmac, every
 // hmac is right, and the checkpoint (if any) is authentic and matches. It
-// holds a shared lock on the log meanwhile, so it sees no half-written group.
+// snapshots the log's size and checkpoint under a shared lock, so it sees no
+// half-written group, and checks the records up to that size.
 //
 // A broken chain returns a *ChainError (errors.Is(err, ErrTampered)) naming
 // the first bad serial and why, together with a Report of the records that
@@ -81,16 +82,27 @@ func Verify(ctx context.Context, path string, key []byte) (*Report, error) {
 	}
 	defer f.Close()
 	rep := &Report{}
+	// The log's size and its checkpoint are read together under a shared
+	// lock, which no writer holds between writing a group and updating the
+	// checkpoint; the records up to that size are then checked without the
+	// lock, so verifying a large live log does not stall its writers.
+	// Appends after the snapshot are outside it.
 	lock := flock.New(path, flock.SetFlag(os.O_RDONLY))
-	if ok, err := lock.TryRLockContext(ctx, lockRetry); err != nil || !ok {
+	locked, lerr := lock.TryRLockContext(ctx, lockRetry)
+	if lerr != nil || !locked {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("verify audit log %s: wait for lock: %w", path, ctx.Err())
 		}
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("could not take a shared lock (%v); a concurrent append may show as a torn record", err))
-	} else {
-		defer lock.Unlock()
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("could not take a shared lock (%v); a concurrent append may show as a torn record", lerr))
 	}
+	fi, err := f.Stat()
+	if err != nil {
+		lock.Unlock()
+		return nil, fmt.Errorf("verify audit log %s: %w", path, err)
+	}
+	size := fi.Size()
 	cp, cpErr := readCheckpoint(path, key)
+	lock.Unlock()
 	if cpErr != nil && !errors.Is(cpErr, ErrTampered) {
 		return nil, fmt.Errorf("verify audit log %s: %w", path, cpErr)
 	}
@@ -98,11 +110,7 @@ func Verify(ctx context.Context, path string, key []byte) (*Report, error) {
 	if cp != nil && cp.Records > 0 {
 		anchorAt = int64(cp.Records - 1)
 	}
-	size := int64(verifyBlock)
-	if fi, err := f.Stat(); err == nil {
-		size = fi.Size()
-	}
-	anchor, err := verifyRecords(ctx, f, size, key, anchorAt, rep)
+	anchor, err := verifyRecords(ctx, io.NewSectionReader(f, 0, size), size, key, anchorAt, rep)
 	if err != nil {
 		return rep, fmt.Errorf("verify audit log %s: %w", path, err)
 	}

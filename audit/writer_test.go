@@ -446,6 +446,45 @@ func TestPayloadTooLarge(t *testing.T) {
 	}
 }
 
+// TestVerifyWhileAppending verifies a log again and again while writers
+// append to it: every snapshot must be intact and match its checkpoint.
+func TestVerifyWhileAppending(t *testing.T) {
+	w, path := openTemp(t)
+	ctx := context.Background()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				if _, err := w.Append(ctx, "tick", map[string]int{"i": i}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(done) }()
+	last := uint64(0)
+	for n := 0; ; n++ {
+		rep, err := Verify(ctx, path, []byte(testKey))
+		if err != nil {
+			t.Fatalf("verify %d during appends: %v", n, err)
+		}
+		if rep.Records < last || len(rep.Warnings) != 0 {
+			t.Fatalf("verify %d: %+v after %d records", n, rep, last)
+		}
+		last = rep.Records
+		select {
+		case <-done:
+			if rep, err := Verify(ctx, path, []byte(testKey)); err != nil || rep.Records != 201 {
+				t.Fatalf("final: %+v, %v", rep, err)
+			}
+			return
+		default:
+		}
+	}
+}
+
 func TestChainErrorMessage(t *testing.T) {
 	err := error(&ChainError{Serial: 7, Line: 8, Reason: "HMAC mismatch"})
 	if !errors.Is(err, ErrTampered) || err.Error() != "audit chain broken at serial 7 (line 8): HMAC mismatch" {
