@@ -16,7 +16,9 @@
 // parsing it into a serde_json::Value (sorted keys, compact, serde_json's
 // string escapes and number formatting); canonical.go documents every rule
 // that is reproduced. prev_hmac is the previous record's hmac, "" for the
-// first one.
+// first one. The tests check this against Rust itself: testdata/serderef
+// (serde_json 1.0.87, hmac 0.12, sha2 0.10) produced the reference outputs
+// and a log that verifies here, and accepted a log written here.
 //
 // On top of the original format, kavach adds:
 //
