@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,12 +24,14 @@ import (
 func init() { register(newProxyCmd) }
 
 type proxyFlags struct {
-	listen   string
-	allow    []string
-	headers  []string
-	asJSON   bool
-	caCert   string
-	caBundle string
+	listen    string
+	authToken string
+	noAuth    bool
+	allow     []string
+	headers   []string
+	asJSON    bool
+	caCert    string
+	caBundle  string
 }
 
 func newProxyCmd() *cobra.Command {
@@ -48,6 +53,11 @@ sets credential headers for chosen hosts without the client seeing them.
                                       $TOKEN (or file:PATH), never from
                                       the command line
 
+Clients must authenticate: the proxy makes a random token at start and
+prints its URL as http://kavach:TOKEN@ADDR (most clients accept that in
+HTTP_PROXY). --auth-token env:NAME|file:PATH chooses the token; --no-auth
+turns this off, which lets every local user spend the credentials.
+
 HTTPS to a host with a --secret-header rule is intercepted with a CA made
 in memory for this run; --ca-cert or --ca-bundle write its certificate
 (never its key) for clients to trust. Every decision is logged on stderr,
@@ -59,10 +69,44 @@ as JSON lines with --json. Stop with Ctrl-C or SIGTERM.`,
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:3128", "address to listen on")
 	fl.StringArrayVar(&f.allow, "allow-host", nil, "allow HOST[:PORT], *.SUFFIX[:PORT], IP[:PORT] or CIDR[:PORT] (repeatable; default: nothing)")
 	fl.StringArrayVar(&f.headers, "secret-header", nil, "inject HOST[:PORT]:Header-Name=[Scheme ]env:NAME|file:PATH (repeatable)")
+	fl.StringVar(&f.authToken, "auth-token", "", "proxy password from env:NAME or file:PATH (default: random, printed at start)")
+	fl.BoolVar(&f.noAuth, "no-auth", false, "accept clients without the proxy password")
 	fl.BoolVar(&f.asJSON, "json", false, "log events as JSON lines on stderr")
 	fl.StringVar(&f.caCert, "ca-cert", "", "write the interception CA's certificate (PEM) to this file")
 	fl.StringVar(&f.caBundle, "ca-bundle", "", "write the system roots plus the interception CA (PEM) to this file")
+	c.MarkFlagsMutuallyExclusive("auth-token", "no-auth")
 	return c
+}
+
+// proxyToken returns the token clients must present: from its source, a
+// random one, or none with --no-auth.
+func proxyToken(ctx context.Context, f *proxyFlags) (string, error) {
+	if f.noAuth {
+		return "", nil
+	}
+	if f.authToken == "" {
+		b := make([]byte, 18)
+		if _, err := rand.Read(b); err != nil {
+			return "", fmt.Errorf("proxy token: %w", err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b), nil
+	}
+	src, err := credential.ParseSource(f.authToken)
+	if err != nil {
+		return "", fmt.Errorf("--auth-token: %w", err)
+	}
+	sec, err := src.Resolve(ctx)
+	if err != nil {
+		return "", fmt.Errorf("--auth-token: %w", err)
+	}
+	defer sec.Release()
+	b, _ := sec.Bytes()
+	tok := strings.TrimRight(string(b), "\r\n")
+	clear(b)
+	if tok == "" || strings.ContainsAny(tok, "@/:\r\n ") {
+		return "", fmt.Errorf("--auth-token: the token must be non-empty, without spaces, '@', '/' or ':'")
+	}
+	return tok, nil
 }
 
 // proxyConfig turns flags into a proxy.Config, resolving the secrets. The
@@ -102,8 +146,10 @@ func runProxy(cmd *cobra.Command, f *proxyFlags) error {
 	if len(cfg.Allow) == 0 {
 		fmt.Fprintln(cmd.ErrOrStderr(), "kavach: warning: no --allow-host given; every request will be refused")
 	}
-	logEvent := eventPrinter(cmd.ErrOrStderr(), f.asJSON)
-	cfg.OnEvent = logEvent
+	if cfg.AuthToken, err = proxyToken(ctx, f); err != nil {
+		return err
+	}
+	cfg.OnEvent = eventPrinter(cmd.ErrOrStderr(), f.asJSON)
 	p, err := proxy.New(cfg)
 	if err != nil {
 		return err
@@ -127,7 +173,11 @@ func runProxy(cmd *cobra.Command, f *proxyFlags) error {
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "kavach: proxy listening on http://%s\n", ln.Addr())
+	user := ""
+	if cfg.AuthToken != "" {
+		user = "kavach:" + url.PathEscape(cfg.AuthToken) + "@"
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "kavach: proxy listening on http://%s%s\n", user, ln.Addr())
 	return p.Serve(ctx, ln)
 }
 

@@ -32,6 +32,8 @@ func TestProxyCmdErrors(t *testing.T) {
 		{"rule not allowed", []string{"proxy", "--allow-host", "a.test", "--secret-header", "b.test:X-Key=env:KAVACH_CLI_TEST_TOKEN"}, "host is not on the allowlist"},
 		{"CA without rules", []string{"proxy", "--allow-host", "a.test", "--ca-cert", "/tmp/x"}, "no interception CA"},
 		{"bad listen", []string{"proxy", "--allow-host", "a.test", "--listen", "256.0.0.1:1"}, "kavach: --listen"},
+		{"literal token", []string{"proxy", "--allow-host", "a.test", "--auth-token", "hunter2"}, "kavach: --auth-token: parse source: bad secret source"},
+		{"token and no-auth", []string{"proxy", "--allow-host", "a.test", "--auth-token", "env:X", "--no-auth"}, "none of the others can be"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,7 +107,7 @@ func TestProxyCmdServes(t *testing.T) {
 			t.Errorf("proxy command: %v", err)
 		}
 	}()
-	re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+	re := regexp.MustCompile(`listening on (http://kavach:[A-Za-z0-9_-]+@[0-9.:]+)`)
 	var proxyURL string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && proxyURL == ""; time.Sleep(10 * time.Millisecond) {
 		if m := re.FindStringSubmatch(stderr.String()); m != nil {
@@ -153,6 +155,18 @@ func TestProxyCmdServes(t *testing.T) {
 	if resp.StatusCode != 403 {
 		t.Fatalf("evil.test: %d", resp.StatusCode)
 	}
+	// Without the token, the proxy answers 407.
+	pURL.User = nil
+	tr2 := tr.Clone()
+	tr2.Proxy = http.ProxyURL(pURL)
+	resp, err = (&http.Client{Transport: tr2}).Get(plain.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 407 {
+		t.Fatalf("without the token: %d", resp.StatusCode)
+	}
 	if pem, err := os.ReadFile(caFile); err != nil || !bytes.Contains(pem, []byte("BEGIN CERTIFICATE")) || bytes.Contains(pem, []byte("PRIVATE")) {
 		t.Fatalf("--ca-cert file: %v %q", err, pem)
 	}
@@ -177,7 +191,7 @@ func TestProxyCmdServes(t *testing.T) {
 		}
 		kinds = append(kinds, fmt.Sprint(e.Kind, " ", e.Allowed, " ", e.Injected))
 	}
-	want := "[request true [Authorization] tunnel true [] request false []]"
+	want := "[request true [Authorization] tunnel true [] request false [] request false []]"
 	if fmt.Sprint(kinds) != want {
 		t.Fatalf("events %v, want %s\n%s", kinds, want, log)
 	}

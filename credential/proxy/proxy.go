@@ -44,6 +44,13 @@ type Config struct {
 	// Logger receives debug logs; nil discards them.
 	Logger *slog.Logger
 
+	// AuthToken, when set, is required from clients as the password of
+	// Proxy-Authorization: Basic (any user name), as in
+	// http://kavach:TOKEN@127.0.0.1:3128, or they get 407. A proxy that
+	// injects credentials and listens where other local users can connect
+	// needs it; one listening only inside a sandbox's namespace does not.
+	AuthToken string
+
 	// MaxHeaderBytes bounds a request's line and headers (default 64 KiB).
 	MaxHeaderBytes int
 	// MaxConns bounds concurrent client connections (default 512).

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -533,4 +535,53 @@ func TestSmuggledRequestIsDecidedAlone(t *testing.T) {
 	if len(statuses) == 2 && statuses[1] != 403 {
 		t.Fatalf("hidden request answered %d, want 403", statuses[1])
 	}
+}
+
+func TestAuthToken(t *testing.T) {
+	rec := &recorder{}
+	up := httptest.NewServer(rec)
+	defer up.Close()
+	upPort := port(t, up.URL)
+	s := startProxy(t, Config{Allow: []string{fmt.Sprintf("127.0.0.1:%d", upPort)}, AuthToken: "s3cret-proxy-token"})
+	for _, tt := range []struct {
+		name, auth string
+		want       int
+	}{
+		{"none", "", 407},
+		{"wrong", "Basic " + base64.StdEncoding.EncodeToString([]byte("kavach:nope")), 407},
+		{"bearer", "Bearer s3cret-proxy-token", 407},
+		{"garbage", "Basic !!!", 407},
+		{"right", "Basic " + base64.StdEncoding.EncodeToString([]byte("kavach:s3cret-proxy-token")), 200},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := ""
+			if tt.auth != "" {
+				h = "Proxy-Authorization: " + tt.auth + "\r\n"
+			}
+			for _, req := range []string{
+				fmt.Sprintf("GET %s/ HTTP/1.1\r\n%s\r\n", up.URL, h),
+				fmt.Sprintf("CONNECT 127.0.0.1:%d HTTP/1.1\r\n%s\r\n", upPort, h),
+			} {
+				resp := s.raw(t, req)
+				resp.Body.Close()
+				if resp.StatusCode != tt.want {
+					t.Fatalf("%q: status %d, want %d", req, resp.StatusCode, tt.want)
+				}
+				if tt.want == 407 && resp.Header.Get("Proxy-Authenticate") == "" {
+					t.Fatal("407 without Proxy-Authenticate")
+				}
+			}
+		})
+	}
+	if h, _ := rec.header(); h.Get("Proxy-Authorization") != "" {
+		t.Fatal("the proxy token reached the upstream")
+	}
+	// Go's client sends the URL's user info as Proxy-Authorization.
+	u, _ := url.Parse("http://kavach:s3cret-proxy-token@" + s.addr)
+	c := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(u)}}
+	resp, err := c.Get(up.URL)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("client with user info: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }

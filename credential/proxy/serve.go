@@ -3,7 +3,9 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"crypto/subtle"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -125,6 +127,15 @@ func (cc *conn) handle(ctx context.Context, req *http.Request) bool {
 	ev := Event{Kind: KindRequest, Client: cc.client, Method: req.Method}
 	if cc.tunnel != nil {
 		ev.Kind = KindInner
+	}
+	if cc.tunnel == nil && !cc.p.authorized(req) {
+		ev.Host = req.URL.Hostname()
+		cc.p.emit(Event{Kind: ev.Kind, Client: cc.client, Method: req.Method, Host: ev.Host, Status: http.StatusProxyAuthRequired, Reason: "proxy authentication required"})
+		_ = cc.c.SetWriteDeadline(time.Now().Add(cc.p.cfg.HeaderTimeout))
+		const body = "kavach proxy: proxy authentication required\n"
+		fmt.Fprintf(cc.bw, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"kavach\"\r\nX-Kavach-Reason: proxy authentication required\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
+		_ = cc.bw.Flush()
+		return false
 	}
 	if req.Method == http.MethodConnect {
 		if cc.tunnel != nil {
@@ -252,6 +263,25 @@ func (cc *conn) handle(ctx context.Context, req *http.Request) bool {
 	}
 	_ = cc.c.SetWriteDeadline(time.Time{})
 	return keep
+}
+
+// authorized reports whether req carries the proxy's AuthToken, or no
+// token is configured. The comparison takes constant time.
+func (p *Proxy) authorized(req *http.Request) bool {
+	if p.cfg.AuthToken == "" {
+		return true
+	}
+	v := req.Header.Get("Proxy-Authorization")
+	scheme, cred, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+	if err != nil {
+		return false
+	}
+	_, pass, ok := strings.Cut(string(raw), ":")
+	return ok && subtle.ConstantTimeCompare([]byte(pass), []byte(p.cfg.AuthToken)) == 1
 }
 
 // flushingBody flushes the client's buffered writer before every read
