@@ -129,8 +129,13 @@ func (cc *conn) handle(ctx context.Context, req *http.Request) bool {
 		ev.Kind = KindInner
 	}
 	if cc.tunnel == nil && !cc.p.authorized(req) {
-		ev.Host = req.URL.Hostname()
-		cc.p.emit(Event{Kind: ev.Kind, Client: cc.client, Method: req.Method, Host: ev.Host, Status: http.StatusProxyAuthRequired, Reason: "proxy authentication required"})
+		def := 80
+		if req.Method == http.MethodConnect {
+			def = 443
+		}
+		ev.Host, ev.Port, _ = splitAuthority(req.URL.Host, def)
+		ev.Status, ev.Reason = http.StatusProxyAuthRequired, "proxy authentication required"
+		cc.p.emit(ev)
 		_ = cc.c.SetWriteDeadline(time.Now().Add(cc.p.cfg.HeaderTimeout))
 		const body = "kavach proxy: proxy authentication required\n"
 		fmt.Fprintf(cc.bw, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"kavach\"\r\nX-Kavach-Reason: proxy authentication required\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len(body), body)
