@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/kavach-go/kavach/credential"
+	"github.com/kavach-go/kavach/internal/kavachtest"
 )
 
 // TestAttackMatrix checks that every way out that the proxy must refuse is
@@ -584,4 +585,38 @@ func TestAuthToken(t *testing.T) {
 		t.Fatalf("client with user info: %v %v", resp, err)
 	}
 	resp.Body.Close()
+}
+
+func TestIPv6Upstream(t *testing.T) {
+	ln, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		kavachtest.Skip(t, "requires IPv6 loopback: %v", err)
+	}
+	rec := &recorder{}
+	up := httptest.NewUnstartedServer(rec)
+	up.Listener.Close()
+	up.Listener = ln
+	up.Start()
+	defer up.Close()
+	upPort := port(t, up.URL)
+	s := startProxy(t, Config{
+		Allow:   []string{fmt.Sprintf("[::1]:%d", upPort)},
+		Headers: []credential.Header{newHeader(t, "[::1]", upPort, "X-Api-Key", testToken)},
+	})
+	resp, err := s.client(nil).Get(up.URL + "/six")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ok GET /six 0" {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if h, host := rec.header(); h.Get("X-Api-Key") != testToken || host != fmt.Sprintf("[::1]:%d", upPort) {
+		t.Fatalf("upstream X-Api-Key %q Host %q", h.Get("X-Api-Key"), host)
+	}
+	resp = s.raw(t, fmt.Sprintf("GET http://[::1]:%d/ HTTP/1.1\r\n\r\n", upPort+1))
+	if why := reason(resp); resp.StatusCode != 403 || !strings.Contains(why, "not on the allowlist") {
+		t.Fatalf("other port: %d %s", resp.StatusCode, why)
+	}
 }
