@@ -490,7 +490,7 @@ func (w *Writer) commitLocked(batch []*pending) error {
 	if _, err := w.file.Write(buf); err != nil {
 		return w.undo(batch, err)
 	}
-	if err := w.file.Sync(); err != nil {
+	if err := datasync(w.file); err != nil {
 		return w.undo(batch, err)
 	}
 	w.size += int64(len(buf))
@@ -529,7 +529,7 @@ func (w *Writer) undo(batch []*pending, err error) error {
 func (w *Writer) syncLoop() {
 	defer close(w.syncDone)
 	for range w.kick {
-		if err := w.cp.Sync(); err != nil {
+		if err := datasync(w.cp); err != nil {
 			w.syncMu.Lock()
 			w.syncErr = err
 			w.syncMu.Unlock()
