@@ -6,6 +6,7 @@ import (
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/backend/noop"
+	"github.com/kavach-go/kavach/backend/oci"
 	"github.com/kavach-go/kavach/backend/wasm"
 	"github.com/kavach-go/kavach/backend/process"
 	"github.com/kavach-go/kavach/policy"
@@ -28,6 +29,8 @@ func newBackend(k backend.Kind) backend.Backend {
 		return noop.New()
 	case backend.Wasm:
 		return wasm.New()
+	case backend.OCI:
+		return oci.New()
 	case backend.Process:
 		return process.New()
 	}

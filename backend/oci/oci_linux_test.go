@@ -1,0 +1,207 @@
+package oci_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/backend/backendtest"
+	"github.com/kavach-go/kavach/backend/oci"
+	"github.com/kavach-go/kavach/internal/kavachtest"
+	"github.com/kavach-go/kavach/internal/reexec"
+	"github.com/kavach-go/kavach/policy"
+)
+
+func TestMain(m *testing.M) {
+	reexec.Init()
+	os.Exit(m.Run())
+}
+
+// runtimes returns a backend per installed runtime, each forced to it.
+func runtimes(t *testing.T) map[string]*oci.Backend {
+	t.Helper()
+	kavachtest.RequireRoot(t)
+	bs := map[string]*oci.Backend{}
+	for _, name := range oci.Runtimes {
+		kavachtest.RequireBinary(t, name)
+		b := oci.New(oci.WithRuntime(name))
+		if err := b.Available(t.Context()); err != nil {
+			kavachtest.Skip(t, "%s installed but unusable: %v", name, err)
+		}
+		bs[name] = b
+	}
+	return bs
+}
+
+func TestConformance(t *testing.T) {
+	for name, b := range runtimes(t) {
+		t.Run(name, func(t *testing.T) {
+			backendtest.Run(t, b, backendtest.Options{RunsCommands: true})
+		})
+	}
+}
+
+func TestConformanceStrict(t *testing.T) {
+	for name, b := range runtimes(t) {
+		t.Run(name, func(t *testing.T) {
+			p := policy.Strict()
+			backendtest.Run(t, b, backendtest.Options{RunsCommands: true, Policy: &p})
+		})
+	}
+}
+
+func run(t *testing.T, sb backend.Sandbox, script string) (backend.ExitStatus, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	p, err := sb.Start(t.Context(), &backend.Command{
+		Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}, Stdout: &out, Stderr: &errb,
+	})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	st, err := p.Wait()
+	if err != nil {
+		t.Fatalf("wait: %v (stderr %q)", err, errb.String())
+	}
+	return st, out.String(), errb.String()
+}
+
+func create(t *testing.T, b backend.Backend, p policy.Policy) backend.Sandbox {
+	t.Helper()
+	sb, err := b.Create(t.Context(), backend.Spec{ID: "oci-test", Policy: p})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := sb.Destroy(context.Background()); err != nil {
+			t.Errorf("destroy: %v", err)
+		}
+	})
+	return sb
+}
+
+// TestConfinement checks from inside what Enforced claims: seccomp
+// filter mode, no capabilities, no_new_privs, no host secrets in /etc,
+// masked /proc paths.
+func TestConfinement(t *testing.T) {
+	masked := ""
+	for _, m := range []string{"/proc/timer_list", "/proc/sched_debug", "/proc/keys"} {
+		if b, err := os.ReadFile(m); err == nil && len(b) > 0 {
+			masked = m
+			break
+		}
+	}
+	if masked == "" {
+		kavachtest.Skip(t, "no maskable /proc file with content on this host")
+	}
+	for name, b := range runtimes(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name        string
+				p           policy.Policy
+				wantSeccomp string
+			}{
+				{"minimal", policy.Minimal(), "0"},
+				{"basic", policy.Basic(), "2"},
+				{"strict", policy.Strict(), "2"},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					sb := create(t, b, tc.p)
+					st, out, errs := run(t, sb, "grep -E '^(Seccomp|CapEff|CapBnd|CapPrm|NoNewPrivs):' /proc/self/status; cat /etc/shadow 2>&1 | head -c 40; echo; wc -c < "+masked)
+					if st.Code != 0 {
+						t.Fatalf("status %+v stderr %q", st, errs)
+					}
+					want := []string{"Seccomp:\t" + tc.wantSeccomp, "CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "CapPrm:\t0000000000000000", "NoNewPrivs:\t1", "No such file"}
+					for _, w := range want {
+						if !strings.Contains(out, w) {
+							t.Errorf("output lacks %q:\n%s", w, out)
+						}
+					}
+					if !strings.HasSuffix(strings.TrimSpace(out), "\n0") {
+						t.Errorf("%s is not masked:\n%s", masked, out)
+					}
+					if tc.wantSeccomp == "2" && sb.Enforced().SeccompRules == 0 {
+						t.Errorf("Enforced %+v", sb.Enforced())
+					}
+				})
+			}
+		})
+	}
+}
+
+// TestSeccompDenies shows the basic profile at work: unshare of a user
+// namespace is refused by the filter.
+func TestSeccompDenies(t *testing.T) {
+	kavachtest.RequireBinary(t, "unshare")
+	for name, b := range runtimes(t) {
+		t.Run(name, func(t *testing.T) {
+			sb := create(t, b, policy.Basic())
+			st, _, errs := run(t, sb, "unshare -U true")
+			if st.Code == 0 {
+				t.Errorf("unshare -U succeeded under the basic profile")
+			}
+			if !strings.Contains(errs, "Operation not permitted") {
+				t.Errorf("stderr %q", errs)
+			}
+		})
+	}
+}
+
+func TestLimits(t *testing.T) {
+	for name, b := range runtimes(t) {
+		t.Run(name, func(t *testing.T) {
+			p := policy.Basic()
+			p.MemoryLimitMB = 32
+			p.MaxPids = 16
+			sb := create(t, b, p)
+			if e := sb.Enforced(); e.CgroupVersion == 0 || e.MemoryLimitMB != 32 || e.MaxPids != 16 {
+				t.Fatalf("Enforced %+v", e)
+			}
+			// tail -n 1 of a newline-free stream keeps it all in memory.
+			st, out, errs := run(t, sb, "head -c 200000000 /dev/zero | tail -n 1 >/dev/null; echo rc=$?")
+			// The OOM killer takes the biggest process, tail, or the
+			// container's init, which ends the whole container.
+			if !strings.Contains(out, "rc=137") && st.Signal != syscall.SIGKILL {
+				t.Errorf("200 MB under a 32 MiB limit: %+v %q %q", st, out, errs)
+			}
+			st, out, errs = run(t, sb, "i=0; while [ $i -lt 40 ]; do sleep 5 & i=$((i+1)); done; echo started")
+			if strings.Contains(out, "started") || !strings.Contains(errs, "fork") {
+				t.Errorf("40 sleeps under max_pids 16: %+v %q %q", st, out, errs)
+			}
+		})
+	}
+}
+
+func TestNetworkAllowed(t *testing.T) {
+	for name, b := range runtimes(t) {
+		t.Run(name, func(t *testing.T) {
+			p := policy.Basic()
+			p.Network.Enabled = true
+			sb := create(t, b, p)
+			if got := sb.Enforced().Network; got != backend.NetworkHost {
+				t.Fatalf("Enforced().Network = %q", got)
+			}
+			_, out, _ := run(t, sb, "cat /proc/net/dev")
+			host, err := os.ReadFile("/proc/net/dev")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Count(out, ":") != strings.Count(string(host), ":") {
+				t.Errorf("interfaces inside %q, host %q", out, host)
+			}
+		})
+	}
+}
+
+func TestUnavailableReasons(t *testing.T) {
+	kavachtest.RequireRoot(t)
+	t.Setenv("PATH", t.TempDir())
+	err := oci.New().Available(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "crun not found on PATH; runc not found on PATH") {
+		t.Errorf("Available with an empty PATH = %v", err)
+	}
+}

@@ -1,0 +1,115 @@
+package bundle
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/kavach-go/kavach/internal/reexec"
+	"github.com/kavach-go/kavach/internal/seccomp"
+)
+
+func init() {
+	reexec.Register(roleInit, runInit)
+	reexec.Register(roleExec, runExec)
+}
+
+// runInit is the container's pid 1 (see the protocol in doc.go).
+func runInit() {
+	status, profile, env, argv, err := parseInitArgs(os.Args[1:])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kavach init: %v\n", err)
+		os.Exit(125)
+	}
+	sigs := make(chan os.Signal, 16)
+	// Every signal is caught so that it can be forwarded; pid 1 would
+	// otherwise ignore it.
+	signal.Notify(sigs)
+
+	cmd := reexec.Command(roleExec, append([]string{profile, "--"}, argv...)...)
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "kavach init: start: %v\n", err)
+		os.Exit(125)
+	}
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s == syscall.SIGCHLD || s == syscall.SIGURG || s == syscall.SIGPIPE {
+					continue
+				}
+				_ = cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	_ = cmd.Wait()
+	close(done)
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	st := Status{Code: ws.ExitStatus()}
+	if ws.Signaled() {
+		st = Status{Signal: int(ws.Signal())}
+	}
+	if err := os.WriteFile(status, []byte(st.String()+"\n"), 0o600); err != nil {
+		fmt.Fprintf(os.Stderr, "kavach init: write status: %v\n", err)
+		os.Exit(125)
+	}
+	if st.Signal != 0 {
+		os.Exit(128 + st.Signal)
+	}
+	os.Exit(st.Code)
+}
+
+// runExec applies the seccomp profile and execs the command.
+func runExec() {
+	args := os.Args[1:]
+	if len(args) < 3 || args[1] != "--" {
+		fmt.Fprintln(os.Stderr, "kavach exec: bad arguments")
+		os.Exit(125)
+	}
+	profile, argv := args[0], args[2:]
+	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, reexec.EnvRole+"=") })
+	// The command's PATH is looked up before the filter is installed, so
+	// the lookup's own system calls need not be in the strict profile.
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kavach: %s: %v\n", argv[0], err)
+		if errors.Is(err, os.ErrPermission) {
+			os.Exit(126)
+		}
+		os.Exit(127)
+	}
+	if profile != "" {
+		f, err := seccomp.Build(profile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kavach exec: %v\n", err)
+			os.Exit(125)
+		}
+		// no_new_privs is already set by the runtime (the spec asks for
+		// it) and inherited over exec; set it again so the filter never
+		// depends on that.
+		if _, _, e := syscall.AllThreadsSyscall(syscall.SYS_PRCTL, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0); e != 0 && e != syscall.ENOTSUP {
+			fmt.Fprintf(os.Stderr, "kavach exec: prctl(PR_SET_NO_NEW_PRIVS): %v\n", e)
+			os.Exit(125)
+		}
+		if err := f.Apply(); err != nil {
+			fmt.Fprintf(os.Stderr, "kavach exec: %v\n", err)
+			os.Exit(125)
+		}
+	}
+	err = syscall.Exec(path, argv, env)
+	fmt.Fprintf(os.Stderr, "kavach: exec %s: %v\n", argv[0], err)
+	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.ENOEXEC) {
+		os.Exit(126)
+	}
+	os.Exit(127)
+}

@@ -1,0 +1,290 @@
+package bundle
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/kavach-go/kavach/policy"
+)
+
+// Paths inside the container.
+const (
+	// KavachDir holds the init binary and the status directory.
+	KavachDir = "/.kavach"
+	// InitName is the init binary's file name: the reexec marker for the
+	// init role, so that argv[0] carries it when the runtime finds the
+	// binary through PATH=/.kavach.
+	InitName = "kavach-reexec:" + roleInit
+	// StatusDir is where the per-command host status directory is bound.
+	StatusDir = KavachDir + "/status"
+	// StatusFile is where the init writes how the command ended.
+	StatusFile = StatusDir + "/status"
+	// Workdir is where the sandbox's workdir is bound, and the commands'
+	// default working directory.
+	Workdir = "/work"
+)
+
+// SpecVersion is the ociVersion written: 1.0.2, the newest that crun 1.8
+// and runc 1.1 (Debian 12) accept, and all the fields used here exist in
+// it.
+const SpecVersion = "1.0.2"
+
+// Role names registered with internal/reexec.
+const (
+	roleInit = "bundle-init"
+	roleExec = "bundle-exec"
+)
+
+// MaskedPaths and ReadonlyPaths are runc's defaults (`runc spec`): kernel
+// interfaces in /proc and /sys that leak host information or change host
+// state.
+var (
+	MaskedPaths = []string{
+		"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+		"/sys/firmware", "/sys/devices/virtual/powercap",
+	}
+	ReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+)
+
+// HostDirs are the host's top-level directories of programs and libraries
+// a built root takes over: a symlink on the host (merged /usr) becomes the
+// same symlink, a directory a read-only bind.
+var HostDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+
+// Layout says where the pieces of one command's container come from on
+// the host.
+type Layout struct {
+	// Rootfs is the root directory.
+	Rootfs string
+	// HostBinds are host directories bound read-only at the same path
+	// (for a built root: the real directories among HostDirs and the
+	// /etc files taken from the host).
+	HostBinds []string
+	// Init is the host path of the kavach binary.
+	Init string
+	// Status is the host directory bound at StatusDir.
+	Status string
+	// Workdir is the host directory bound read-write at Workdir.
+	Workdir string
+	// Files are host files (on a tmpfs) bound read-only at their targets.
+	Files []FileBind
+}
+
+// FileBind binds one host file at a path inside the container.
+type FileBind struct {
+	Source, Target string
+}
+
+// Command is the program one container runs.
+type Command struct {
+	Args    []string
+	Env     []string
+	Dir     string // "" = Workdir
+	Profile string // seccomp profile, "" for none
+}
+
+// Options are the sandbox-wide settings of a spec.
+type Options struct {
+	Policy policy.Policy
+	// NetNS gives the container its own network namespace (loopback only).
+	NetNS bool
+	// CgroupsPath is the container's cgroup, e.g. "/kavach/<id>".
+	CgroupsPath string
+	// Hostname of the container.
+	Hostname string
+}
+
+// Spec returns the OCI configuration of one command's container.
+func Spec(o Options, l Layout, c Command) *specs.Spec {
+	p := o.Policy
+	dir := c.Dir
+	if dir == "" {
+		dir = Workdir
+	}
+	initArgs := []string{InitName, StatusFile, c.Profile, strconv.Itoa(len(c.Env))}
+	initArgs = append(initArgs, c.Env...)
+	initArgs = append(initArgs, "--")
+	initArgs = append(initArgs, c.Args...)
+
+	noCaps := []string{}
+	s := &specs.Spec{
+		Version:  SpecVersion,
+		Hostname: o.Hostname,
+		Root:     &specs.Root{Path: l.Rootfs, Readonly: p.ReadOnlyRootfs},
+		Process: &specs.Process{
+			Args: initArgs,
+			// The init's own environment only finds the init; the
+			// command's environment travels in its arguments, so nothing
+			// the runtime adds (runc sets HOME) reaches the command.
+			Env:             []string{"PATH=" + KavachDir, "KAVACH_REEXEC_ROLE=" + roleInit},
+			Cwd:             dir,
+			User:            specs.User{UID: 0, GID: 0},
+			NoNewPrivileges: true,
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: noCaps, Effective: noCaps, Inheritable: noCaps, Permitted: noCaps, Ambient: noCaps,
+			},
+			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
+		},
+		Mounts: mounts(o, l),
+		Linux: &specs.Linux{
+			Namespaces:    namespaces(o.NetNS),
+			MaskedPaths:   MaskedPaths,
+			ReadonlyPaths: ReadonlyPaths,
+			CgroupsPath:   o.CgroupsPath,
+			Resources:     resources(p),
+		},
+	}
+	return s
+}
+
+func namespaces(netns bool) []specs.LinuxNamespace {
+	ns := []specs.LinuxNamespace{
+		{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}, {Type: specs.IPCNamespace},
+		{Type: specs.UTSNamespace}, {Type: specs.CgroupNamespace},
+	}
+	if netns {
+		ns = append(ns, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	}
+	return ns
+}
+
+// NamespaceNames returns the names Enforced reports for the namespaces
+// Spec creates.
+func NamespaceNames(netns bool) []string {
+	n := []string{"pid", "mount", "ipc", "uts", "cgroup"}
+	if netns {
+		n = append(n, "net")
+	}
+	return n
+}
+
+func mounts(o Options, l Layout) []specs.Mount {
+	p := o.Policy
+	tmpMB := p.TmpSizeMB
+	if tmpMB == 0 {
+		tmpMB = 64
+	}
+	ms := []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777", fmt.Sprintf("size=%dm", tmpMB)}},
+	}
+	if o.NetNS {
+		// sysfs can only be mounted in a network namespace of one's own;
+		// without one, /sys is left out rather than bound from the host.
+		ms = append(ms, specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}})
+	}
+	for _, d := range l.HostBinds {
+		ms = append(ms, bind(d, d, true))
+	}
+	ms = append(ms, bind(l.Init, path.Join(KavachDir, InitName), true))
+	ms = append(ms, bind(l.Status, StatusDir, false))
+	ms = append(ms, bind(l.Workdir, Workdir, false))
+	if p.DataDir != "" {
+		ms = append(ms, bind(p.DataDir, p.DataDir, false))
+	}
+	for _, m := range p.Mounts {
+		ms = append(ms, bind(m.Source, m.Target, m.ReadOnly))
+	}
+	for _, f := range l.Files {
+		ms = append(ms, bind(f.Source, f.Target, true))
+	}
+	return ms
+}
+
+func bind(src, dst string, ro bool) specs.Mount {
+	opts := []string{"rbind", "nosuid", "nodev"}
+	if ro {
+		opts = append(opts, "ro")
+	} else {
+		opts = append(opts, "rw")
+	}
+	return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: opts}
+}
+
+// cpuPeriod is the CFS period in microseconds for the CPU quota.
+const cpuPeriod = 100000
+
+func resources(p policy.Policy) *specs.LinuxResources {
+	r := &specs.LinuxResources{
+		// Deny every device; the runtimes add the standard ones (null,
+		// zero, full, random, urandom, tty, ptmx) they create.
+		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+	}
+	if p.MemoryLimitMB > 0 {
+		b := int64(p.MemoryLimitMB) << 20
+		// Memory plus swap equal to memory: no swap, so the limit bites.
+		r.Memory = &specs.LinuxMemory{Limit: &b, Swap: &b}
+	}
+	if p.MaxPids > 0 {
+		n := int64(p.MaxPids)
+		r.Pids = &specs.LinuxPids{Limit: &n}
+	}
+	if p.CPULimit > 0 {
+		q := max(int64(p.CPULimit*cpuPeriod), 1000)
+		period := uint64(cpuPeriod)
+		r.CPU = &specs.LinuxCPU{Quota: &q, Period: &period}
+	}
+	return r
+}
+
+// parseInitArgs splits the init role's arguments (after argv[0]) into
+// the status path, the seccomp profile, the command's environment and
+// its argv.
+func parseInitArgs(args []string) (status, profile string, env, argv []string, err error) {
+	if len(args) < 3 {
+		return "", "", nil, nil, fmt.Errorf("init arguments: %d, want at least 3", len(args))
+	}
+	status, profile = args[0], args[1]
+	n, err := strconv.Atoi(args[2])
+	if err != nil || n < 0 || 3+n >= len(args) || args[3+n] != "--" {
+		return "", "", nil, nil, fmt.Errorf("init arguments: bad environment count %q", args[2])
+	}
+	env = args[3 : 3+n]
+	argv = args[4+n:]
+	if len(argv) == 0 {
+		return "", "", nil, nil, fmt.Errorf("init arguments: empty command")
+	}
+	return status, profile, env, argv, nil
+}
+
+// Status is how a container's command ended, as the init reports it.
+type Status struct {
+	Code   int
+	Signal int
+}
+
+// String encodes s for the status file.
+func (s Status) String() string {
+	if s.Signal != 0 {
+		return "signal " + strconv.Itoa(s.Signal)
+	}
+	return "exit " + strconv.Itoa(s.Code)
+}
+
+// ParseStatus decodes a status file written by the init.
+func ParseStatus(b []byte) (Status, error) {
+	kind, num, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
+	n, err := strconv.Atoi(num)
+	if !ok || err != nil || n < 0 || n > 255 {
+		return Status{}, fmt.Errorf("parse status %q: %w", b, ErrNoStatus)
+	}
+	switch kind {
+	case "exit":
+		return Status{Code: n}, nil
+	case "signal":
+		if n == 0 || n > 64 {
+			break
+		}
+		return Status{Signal: n}, nil
+	}
+	return Status{}, fmt.Errorf("parse status %q: %w", b, ErrNoStatus)
+}
