@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -78,6 +79,10 @@ func runAuditVerify(cmd *cobra.Command, file string, f *auditVerifyFlags) error 
 		return err
 	}
 	defer clear(key)
+	if fi, err := os.Stat(f.keyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		// Whoever can read the key can rewrite the whole chain undetected.
+		fmt.Fprintf(cmd.ErrOrStderr(), "kavach: warning: key file %s is accessible by group or others (mode %v)\n", f.keyFile, fi.Mode().Perm())
+	}
 	rep, err := audit.Verify(cmd.Context(), file, key)
 	var ce *audit.ChainError
 	if err != nil && !errors.As(err, &ce) {

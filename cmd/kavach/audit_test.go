@@ -57,6 +57,7 @@ func TestAuditVerifyCmd(t *testing.T) {
 		}, nil, 1, "TAMPERED: first bad serial 3 (line 4): truncated", "truncated"},
 		{"no checkpoint warns", func(t *testing.T, log, _ string) { os.Remove(log + audit.CheckpointSuffix) }, nil, 0,
 			"intact: 5 records, last serial 4\nwarning: no checkpoint", ""},
+		{"loose key file warns", func(t *testing.T, _, key string) { os.Chmod(key, 0o644) }, nil, 0, "intact: 5 records", "kavach: warning: key file"},
 		{"wrong key", func(t *testing.T, _, key string) { os.WriteFile(key, []byte("other"), 0o600) }, nil, 1, "TAMPERED: first bad serial 0", ""},
 		{"missing log", func(t *testing.T, log, _ string) { os.Remove(log) }, nil, 125, "", "kavach: verify audit log"},
 		{"missing key file", nil, func(log, _ string) []string {
