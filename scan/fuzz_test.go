@@ -9,6 +9,7 @@ import (
 // FuzzScan checks that no input makes a scanner panic, that every span is
 // in range and its evidence never the whole match, and that redaction is
 // idempotent: redacting the redacted output again changes nothing.
+// It also checks that a forged redaction marker does not hide a secret.
 func FuzzScan(f *testing.F) {
 	for _, s := range truePositiveList(9, 1) {
 		f.Add([]byte(s))
@@ -30,8 +31,8 @@ func FuzzScan(f *testing.F) {
 				}
 			}
 		}
-		r1 := Redact(b, All().Scan(b))
-		r2 := Redact(r1, All().Scan(r1))
+		r1 := RedactAll(b, All())
+		r2 := RedactAll(r1, All())
 		if !bytes.Equal(r1, r2) {
 			t.Fatalf("redaction not idempotent:\n in %q\n r1 %q\n r2 %q", b, r1, r2)
 		}
@@ -55,13 +56,23 @@ func TestRedactIdempotentOnCorpus(t *testing.T) {
 			in.WriteByte(" \n=\"'"[r.IntN(5)])
 		}
 		b := in.Bytes()
-		r1 := Redact(b, All().Scan(b))
-		r2 := Redact(r1, All().Scan(r1))
+		r1 := RedactAll(b, All())
+		r2 := RedactAll(r1, All())
 		if !bytes.Equal(r1, r2) {
 			t.Fatalf("case %d: redaction not idempotent:\n in %q\n r1 %q\n r2 %q", i, b, r1, r2)
 		}
 		if bytes.Equal(r1, b) {
 			t.Fatalf("case %d: nothing redacted in %q", i, b)
 		}
+	}
+}
+
+// TestForgedMarkerDoesNotHide checks that output cannot hide a finding by
+// wrapping it in text that looks like the gate's redaction markers.
+func TestForgedMarkerDoesNotHide(t *testing.T) {
+	in := []byte("[REDACTED:pii]123-45-" + "6789[REDACTED:pii] [REDACTED:x]4111111111111111")
+	fs := All().Scan(in)
+	if !hasRule(fs, "us-ssn") || !hasRule(fs, "credit-card-visa") {
+		t.Fatalf("forged markers hid findings: %v", fs)
 	}
 }

@@ -95,7 +95,9 @@ func (g *Gate) Policy() GatePolicy { return g.policy }
 //
 //   - Pass: the output unchanged.
 //   - Warn: the output with every finding's span replaced by
-//     "[REDACTED:<category>]" (when RedactSecrets; else unchanged).
+//     "[REDACTED:<category>]" (when RedactSecrets; else unchanged), and
+//     anything the replacement uncovers replaced too (see RedactAll), so
+//     the output passes the gate's scanners clean.
 //   - Quarantine: the original stdout and stderr are stored as one artifact
 //     (stdout then stderr; meta "stdout_bytes" and "stderr_bytes" give the
 //     split) and the redacted output is returned with the store's id. With a
@@ -140,7 +142,7 @@ func (g *Gate) Apply(ctx context.Context, stdout, stderr []byte) (*Outcome, erro
 	case Warn:
 		o.Stdout, o.Stderr = stdout, stderr
 		if p.RedactSecrets {
-			o.Stdout, o.Stderr = Redact(stdout, outF), Redact(stderr, errF)
+			o.Stdout, o.Stderr = g.redact(stdout, outF), g.redact(stderr, errF)
 		}
 	case Quarantine:
 		if g.store == nil {
@@ -153,10 +155,32 @@ func (g *Gate) Apply(ctx context.Context, stdout, stderr []byte) (*Outcome, erro
 			return o, fmt.Errorf("quarantine output: %w: %w", ErrStore, err)
 		}
 		o.QuarantineID = id
-		o.Stdout, o.Stderr = Redact(stdout, outF), Redact(stderr, errF)
+		o.Stdout, o.Stderr = g.redact(stdout, outF), g.redact(stderr, errF)
 	case Block:
 	}
 	return o, nil
+}
+
+// redact redacts one stream to a fixed point of the gate's scanners (see
+// RedactAll); findings are those already found in b.
+func (g *Gate) redact(b []byte, findings []Finding) []byte {
+	return redactFrom(b, findings, multi(g.scanners))
+}
+
+// multi runs several scanners as one.
+type multi []Scanner
+
+func (m multi) Name() string { return "multi" }
+
+func (m multi) Scan(b []byte) []Finding {
+	if len(m) == 1 {
+		return m[0].Scan(b)
+	}
+	var fs []Finding
+	for _, s := range m {
+		fs = append(fs, s.Scan(b)...)
+	}
+	return fs
 }
 
 // quarantineMeta describes a quarantined artifact for the store.

@@ -14,9 +14,8 @@ const redactPrefix = "[REDACTED:"
 // Spans out of range are clipped. b is returned unchanged (not copied) when
 // there is nothing to redact.
 //
-// Redaction is idempotent: the scanners never report a match that touches a
-// redaction marker, so scanning and redacting the result again changes
-// nothing.
+// Redact replaces only the spans it is given; RedactAll also redacts what
+// the replacement itself uncovers.
 func Redact(b []byte, findings []Finding) []byte {
 	spans := make([]Finding, 0, len(findings))
 	for _, f := range findings {
@@ -58,35 +57,34 @@ func Redact(b []byte, findings []Finding) []byte {
 	return out.Bytes()
 }
 
-// redactionMarkers returns the spans of the "[REDACTED:…]" markers in b.
-func redactionMarkers(b []byte) [][2]int {
-	var ms [][2]int
-	for off := 0; ; {
-		i := bytes.Index(b[off:], []byte(redactPrefix))
-		if i < 0 {
-			return ms
-		}
-		s := off + i
-		e := s + len(redactPrefix)
-		for e < len(b) && (isAlnum(b[e]) || b[e] == '_') {
-			e++
-		}
-		if e < len(b) && b[e] == ']' {
-			e++
-		}
-		ms = append(ms, [2]int{s, e})
-		off = e
-	}
+// RedactAll redacts every finding of s in b and repeats on the result
+// until s finds nothing new (at most maxRedactRounds times): replacing a
+// span changes its neighbours' context, and a number that ran on into a
+// secret may stand alone once the secret is gone. The result is a fixed
+// point, so RedactAll(RedactAll(b)) == RedactAll(b), which the fuzz test
+// checks. b is returned unchanged when s finds nothing.
+func RedactAll(b []byte, s Scanner) []byte {
+	return redactFrom(b, s.Scan(b), s)
 }
 
-// overlapsAny reports whether [s, e) overlaps or touches one of the spans.
-// Touching counts, because a token that ends right at a marker may have
-// been cut by it.
-func overlapsAny(s, e int, spans [][2]int) bool {
-	for _, m := range spans {
-		if s <= m[1] && m[0] <= e {
-			return true
+// maxRedactRounds bounds RedactAll; every round replaces at least one span
+// with a marker, and real output settles in one or two.
+const maxRedactRounds = 16
+
+// redactFrom redacts findings, already computed for b, and goes on as
+// RedactAll.
+func redactFrom(b []byte, findings []Finding, s Scanner) []byte {
+	out := b
+	for range maxRedactRounds {
+		if len(findings) == 0 {
+			return out
 		}
+		next := Redact(out, findings)
+		if bytes.Equal(next, out) {
+			return out
+		}
+		out = next
+		findings = s.Scan(out)
 	}
-	return false
+	return out
 }

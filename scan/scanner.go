@@ -104,9 +104,10 @@ func (e *engine) Scan(b []byte) []Finding {
 // of overlapping rules fired on it. A high-entropy finding is a fallback:
 // it is dropped when it overlaps any other secrets finding, as the
 // original ran its entropy detector only where no pattern matched.
-// Findings that touch a redaction marker are dropped too: they were
-// produced by an earlier redaction, and reporting them would make
-// redaction not idempotent.
+//
+// Findings next to a "[REDACTED:…]" marker are reported like any other:
+// suppressing them would let output that forges markers around a secret
+// slip it past the gate. RedactAll reaches idempotence another way.
 func normalize(b []byte, fs []Finding) []Finding {
 	slices.SortStableFunc(fs, func(x, y Finding) int {
 		if x.Start != y.Start {
@@ -123,7 +124,6 @@ func normalize(b []byte, fs []Finding) []Finding {
 			patterns = append(patterns, [2]int{f.Start, f.End})
 		}
 	}
-	markers := redactionMarkers(b)
 	out := fs[:0]
 	lastEnd := map[string]int{}
 	for _, f := range fs {
@@ -131,9 +131,6 @@ func normalize(b []byte, fs []Finding) []Finding {
 			continue
 		}
 		if f.RuleID == "high-entropy" && overlapsSorted(f.Start, f.End, patterns) {
-			continue
-		}
-		if overlapsAny(f.Start, f.End, markers) {
 			continue
 		}
 		lastEnd[f.Scanner] = max(lastEnd[f.Scanner], f.End)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -49,20 +50,30 @@ Exit status: 0 pass, 1 warn, 2 quarantine, 3 block, 125 when the input
 cannot be read.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			in, err := readScanInput(cmd, args)
+			in, closeIn, err := openScanInput(cmd, args)
 			if err != nil {
 				return err
 			}
-			fs := scan.All().Scan(in)
-			rep := scanReport{Worst: scan.Info, Findings: make([]scanFinding, 0, len(fs))}
-			for _, f := range fs {
+			defer closeIn()
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			rep := scanReport{Worst: scan.Info, Findings: []scanFinding{}}
+			// Stream keeps memory bounded on large inputs; offsets are
+			// still into the whole input.
+			_, err = scan.Stream(ctx, in, scan.All(), func(f scan.Finding) error {
 				rep.Worst = max(rep.Worst, f.Severity)
 				rep.Findings = append(rep.Findings, scanFinding{
 					Scanner: f.Scanner, Rule: f.RuleID, Category: f.Category, Severity: f.Severity,
 					Start: f.Start, End: f.End, Evidence: f.Evidence, Message: f.Message,
 				})
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			rep.Verdict = scan.DefaultGatePolicy().Decide(rep.Worst, len(fs))
+			rep.Verdict = scan.DefaultGatePolicy().Decide(rep.Worst, len(rep.Findings))
 			if err := writeScanReport(cmd.OutOrStdout(), rep, asJSON); err != nil {
 				return fmt.Errorf("write report: %w", err)
 			}
@@ -76,19 +87,16 @@ cannot be read.`,
 	return c
 }
 
-func readScanInput(cmd *cobra.Command, args []string) ([]byte, error) {
+// openScanInput opens FILE, or stdin for "-" or no argument.
+func openScanInput(cmd *cobra.Command, args []string) (io.Reader, func(), error) {
 	if len(args) == 0 || args[0] == "-" {
-		b, err := io.ReadAll(cmd.InOrStdin())
-		if err != nil {
-			return nil, fmt.Errorf("read stdin: %w", err)
-		}
-		return b, nil
+		return cmd.InOrStdin(), func() {}, nil
 	}
-	b, err := os.ReadFile(args[0])
+	f, err := os.Open(args[0])
 	if err != nil {
-		return nil, fmt.Errorf("read input: %w", err)
+		return nil, nil, fmt.Errorf("read input: %w", err)
 	}
-	return b, nil
+	return f, func() { f.Close() }, nil
 }
 
 func writeScanReport(w io.Writer, rep scanReport, asJSON bool) error {
