@@ -152,7 +152,7 @@ func TestTamperFlipEveryByte(t *testing.T) {
 // TestTamperRecords deletes, reorders, inserts, duplicates and truncates
 // records at every position.
 func TestTamperRecords(t *testing.T) {
-	const n = 12
+	const n = 10
 	lines, cp := tamperFixture(t, n)
 	dir := scratchDir(t)
 	join := func(ls [][]byte) []byte { return bytes.Join(ls, nil) }

@@ -31,8 +31,9 @@ var ErrTornTail = errors.New("audit log ends with an incomplete record")
 // a payload text that is stable under kavach 1.0's parse-and-print.
 const maxPayloadPasses = 4
 
-// maxPayloadSize keeps every record well under Verify's 64 MiB line limit.
-const maxPayloadSize = 32 << 20
+// maxPayloadSize keeps every record well under Verify's 64 MiB line limit
+// (a variable so that a test can lower it).
+var maxPayloadSize = 32 << 20
 
 // lockRetry is how often Open polls a lock held by another process.
 const lockRetry = 5 * time.Millisecond
@@ -42,6 +43,7 @@ type options struct {
 	now          func() time.Time
 	verifyOnOpen bool
 	adopt        bool
+	repairTorn   bool
 }
 
 // Option configures Open.
@@ -72,6 +74,15 @@ func WithVerifyOnOpen() Option {
 // for the records present at adoption and after.
 func WithAdopt() Option {
 	return func(o *options) error { o.adopt = true; return nil }
+}
+
+// WithRepairTornTail lets Open cut an incomplete last line (one without a
+// newline) off the log instead of failing with ErrTornTail. Such a line is
+// what a crash in the middle of a write leaves; no Append ever reported it
+// as written, and it cannot be a valid record. Complete lines are never cut,
+// and the checkpoint check that follows still catches a log cut further.
+func WithRepairTornTail() Option {
+	return func(o *options) error { o.repairTorn = true; return nil }
 }
 
 // Writer appends records to one log. It is safe for concurrent use: appends
@@ -209,6 +220,11 @@ func (w *Writer) open(ctx context.Context, o options) error {
 		return fmt.Errorf("lock: %w", errors.Join(err, ctx.Err()))
 	}
 	defer w.lock.Unlock()
+	if o.repairTorn {
+		if err := cutTornTail(w.file); err != nil {
+			return err
+		}
+	}
 	if err := w.loadTail(); err != nil {
 		return err
 	}
@@ -308,6 +324,38 @@ func (w *Writer) loadTail() error {
 	}
 	w.size, w.next, w.last = size, r.serial+1, string(r.hmac)
 	return nil
+}
+
+// cutTornTail truncates f after its last newline, if bytes follow it.
+func cutTornTail(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	const block = 64 << 10
+	for pos := size; pos > 0; {
+		n := min(int64(block), pos)
+		pos -= n
+		buf := make([]byte, n)
+		if _, err := f.ReadAt(buf, pos); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+			return truncateTo(f, size, pos+int64(i)+1)
+		}
+	}
+	return truncateTo(f, size, 0)
+}
+
+func truncateTo(f *os.File, size, keep int64) error {
+	if keep == size {
+		return nil
+	}
+	if err := f.Truncate(keep); err != nil {
+		return fmt.Errorf("cut torn tail: %w", err)
+	}
+	return datasync(f)
 }
 
 // readLastLine returns the last line of a file of the given size, without
