@@ -19,8 +19,9 @@
 // would change the machine if they ran with real privileges on the host.
 // Each uses arguments that make the call harmless even where it is
 // allowed, and [Run] refuses to do anything unless it is inside a sandbox
-// ([Guard]): its pid namespace must differ from the host's and it must
-// not hold capabilities in the host's user namespace.
+// ([Guard]): its pid namespace must differ from the host's and from the
+// initial one, no kernel thread may be visible, and it must not hold
+// capabilities in the host's user namespace.
 //
 // The package's parsers (/proc/self/status, namespace links, uid maps,
 // cgroup files) are pure and tested with fixtures; the checks themselves
