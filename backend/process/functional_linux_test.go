@@ -13,6 +13,7 @@ import (
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/backend/process"
+	"github.com/kavach-go/kavach/internal/cgroup"
 	"github.com/kavach-go/kavach/internal/kavachtest"
 	"github.com/kavach-go/kavach/policy"
 )
@@ -68,7 +69,7 @@ func TestKillEndsTreeQuickly(t *testing.T) {
 	if err != nil || st.Signal != syscall.SIGKILL {
 		t.Errorf("killed: %+v, %v", st, err)
 	}
-	if n := sandboxProcs(t); n != 0 {
+	if n := sandboxProcs(t, "TestKillEndsTreeQuickly"); n != 0 {
 		t.Errorf("%d sandbox processes left on the host after Kill", n)
 	}
 }
@@ -127,7 +128,7 @@ print(n, err)`)
 	if _, err := pr.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if n := sandboxProcs(t); n != 0 {
+	if n := sandboxProcs(t, "TestForkBombContained"); n != 0 {
 		t.Errorf("%d sandbox processes left after the fork bomb was killed", n)
 	}
 }
@@ -264,9 +265,10 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-// sandboxProcs counts host processes that are sandbox inits or run as
-// the sandbox's host uids.
-func sandboxProcs(t *testing.T) int {
+// sandboxProcs counts host processes that run as the sandbox's host uids
+// in cgroups named with prefix (other programs on the host, such as
+// kavach's own CLI tests, may run sandboxes at the same time).
+func sandboxProcs(t *testing.T, prefix string) int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
@@ -275,10 +277,14 @@ func sandboxProcs(t *testing.T) int {
 	n := 0
 	for _, e := range ents {
 		var st syscall.Stat_t
-		if syscall.Stat("/proc/"+e.Name(), &st) != nil || e.Name()[0] < '0' || e.Name()[0] > '9' {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' || syscall.Stat("/proc/"+e.Name(), &st) != nil {
 			continue
 		}
-		if st.Uid == process.HostIDBase || st.Uid == process.HostIDBase+process.SandboxUID {
+		if st.Uid != process.HostIDBase && st.Uid != process.HostIDBase+process.SandboxUID {
+			continue
+		}
+		cg, err := os.ReadFile("/proc/" + e.Name() + "/cgroup")
+		if err == nil && strings.Contains(string(cg), "/"+cgroup.ParentName+"/"+prefix) {
 			n++
 		}
 	}

@@ -97,8 +97,10 @@ func initMain() {
 	unix.Close(fdConfig)
 	// The cgroup namespace is created now that the parent has put the
 	// init in the sandbox's group, so that the group is the root inside.
-	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-		fail(stage("unshare cgroup namespace", err))
+	if cfg.UnshareCgroup {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			fail(stage("unshare cgroup namespace", err))
+		}
 	}
 	// Forward signals before the command exists so none is lost; the
 	// channel is drained once the pid is known.

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/internal/cgroup"
 	"github.com/kavach-go/kavach/internal/landlock"
@@ -37,6 +39,10 @@ type hostInfo struct {
 	entries  []rootEntry
 	resolv   string
 	usernsOK error // nil when user namespaces can be created
+	// stateBase is where sandboxes keep their state by default: a tmpfs
+	// when root has one (mkdir on a disk file system costs a journal
+	// write; on tmpfs, microseconds), else os.TempDir.
+	stateBase string
 
 	landlockABI int
 	landlockErr error
@@ -81,6 +87,16 @@ func probeHost() *hostInfo {
 		h.resolv = string(b)
 	}
 	h.usernsOK = probeUserns(h.root)
+	h.stateBase = os.TempDir()
+	if h.root {
+		for _, d := range []string{"/run", "/dev/shm"} {
+			var st unix.Statfs_t
+			if unix.Statfs(d, &st) == nil && st.Type == unix.TMPFS_MAGIC {
+				h.stateBase = d
+				break
+			}
+		}
+	}
 	h.landlockABI, h.landlockErr = landlock.ABI()
 	h.cg, h.cgErr = cgroup.Detect()
 	return h

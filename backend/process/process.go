@@ -38,7 +38,13 @@ type Option func(*options)
 func WithoutCgroups() Option { return func(o *options) { o.noCgroups = true } }
 
 // WithStateDir sets the host directory under which sandboxes keep their
-// state (fresh workdirs, /tmp, the root mount point); default os.TempDir.
+// state (fresh workdirs, /tmp, the root mount point). The default is a
+// tmpfs when kavach runs as root (/run, or /dev/shm when /run is on
+// disk), because directories there cost microseconds where a disk file
+// system journals each one; otherwise os.TempDir. A fresh workdir lives
+// there too: pass Spec.Workdir for a disk-backed one.
+// The sandbox init runs as an unprivileged host uid, so every directory
+// on the path to dir must be searchable by others (mode o+x).
 func WithStateDir(dir string) Option { return func(o *options) { o.stateDir = dir } }
 
 // New returns the process backend.

@@ -67,6 +67,14 @@ func copyProbe(dir string) error {
 	return out.Close()
 }
 
+func requireBackendB(b *testing.B) *process.Backend {
+	be := process.New()
+	if err := be.Available(b.Context()); err != nil {
+		kavachtest.Skip(b, "process backend: %v", err)
+	}
+	return be
+}
+
 func requireBackend(t *testing.T, opts ...process.Option) *process.Backend {
 	t.Helper()
 	kavachtest.RequireRoot(t)

@@ -17,7 +17,8 @@ package process
 //	                          ◀───fd 4─── {"t":"ready"}
 //	Prepare(ctx, initPID)
 //	"g" ───────────────────────────────────fd 3──▶ go on
-//	                                                unshare(CLONE_NEWCGROUP)
+//	                                                unshare(CLONE_NEWCGROUP) unless
+//	                                                born in the group (see below)
 //	                                                locked thread: drop bounding set,
 //	                                                setgroups/setresgid/setresuid (or
 //	                                                securebits), clear caps, no_new_privs,
@@ -30,6 +31,11 @@ package process
 //	Wait: reap init (the kernel has killed the
 //	whole pid namespace with it), read the exit
 //	message, compare the cgroup's OOM count.
+//
+// When the sandbox has a cgroup, the init is born in it (CLONE_INTO_CGROUP
+// on v2, a fork from a thread that moved itself into the group on v1) and
+// CLONE_NEWCGROUP joins the clone flags; otherwise the parent moves the
+// started init and the init unshares its cgroup namespace itself.
 //
 // Messages on fd 4 are JSON lines. If the init dies without an exit
 // message (Kill sends it SIGKILL), Wait reports the signal that killed it.
@@ -51,6 +57,7 @@ import (
 	"time"
 
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/internal/cgroup"
 	"github.com/kavach-go/kavach/internal/reexec"
 	"github.com/kavach-go/kavach/policy"
 )
@@ -78,6 +85,9 @@ type initConfig struct {
 	Seccomp   string            `json:"seccomp,omitempty"`
 	Rlimits   []rlimit          `json:"rlimits,omitempty"`
 	WaitGo    bool              `json:"wait_go,omitempty"`
+	// UnshareCgroup asks the init for a cgroup namespace of its own: it
+	// was moved into the sandbox's group after clone, not born there.
+	UnshareCgroup bool `json:"unshare_cgroup,omitempty"`
 
 	Args []string `json:"args"`
 	Env  []string `json:"env"`
@@ -135,6 +145,16 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 		cfgW.Close()
 		return nil, fmt.Errorf("start: %w", err)
 	}
+	var oomBase uint64
+	if s.cg != nil {
+		if oomBase, err = s.cg.OOMKills(); err != nil {
+			cfgR.Close()
+			cfgW.Close()
+			stR.Close()
+			stW.Close()
+			return nil, fmt.Errorf("start: %w", err)
+		}
+	}
 	cmd := reexec.Command(initRole)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
 	cmd.ExtraFiles = []*os.File{cfgR, stW}
@@ -143,7 +163,7 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 	// ends once the init has exited; stdout and stderr reach EOF then
 	// anyway, because every process holding them is dead.
 	cmd.WaitDelay = 250 * time.Millisecond
-	err = cmd.Start()
+	joined, err := s.startInCgroup(cmd)
 	cfgR.Close()
 	stW.Close()
 	if err != nil {
@@ -151,7 +171,7 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 		stR.Close()
 		return nil, fmt.Errorf("start sandbox init: %w", err)
 	}
-	p := &proc{s: s, cmd: cmd, status: stR, exitMsg: make(chan *statusMsg, 1)}
+	p := &proc{s: s, cmd: cmd, status: stR, exitMsg: make(chan *statusMsg, 1), oomBase: oomBase}
 	defer func() {
 		if err != nil {
 			_ = cmd.Process.Kill()
@@ -172,14 +192,12 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 		return err
 	}
 
-	if s.cg != nil {
-		if p.oomBase, err = s.cg.OOMKills(); err != nil {
-			return nil, err
-		}
+	if s.cg != nil && !joined {
 		if err := s.cg.Add(cmd.Process.Pid); err != nil {
 			return nil, ctxErr(err)
 		}
 	}
+	cfg.UnshareCgroup = !joined
 	if err := writeConfig(cfgW, cfg); err != nil {
 		return nil, ctxErr(fmt.Errorf("send sandbox config: %w", err))
 	}
@@ -218,6 +236,41 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 		p.exitMsg <- m
 	}()
 	return p, nil
+}
+
+// startInCgroup starts the init already inside the sandbox's cgroup when
+// the kernel allows it cheaply, and reports whether it did: on v2 with
+// CLONE_INTO_CGROUP, on v1 by forking from a thread that moved itself
+// into the group (see cgroup.StartIn). Otherwise the caller
+// moves the started init, which costs an RCU grace period.
+func (s *sandbox) startInCgroup(cmd *exec.Cmd) (bool, error) {
+	if s.cg == nil {
+		return false, cmd.Start()
+	}
+	if s.cg.Version() == 2 {
+		f, err := s.cg.FD()
+		if err == nil {
+			defer f.Close()
+			cmd.SysProcAttr.UseCgroupFD = true
+			cmd.SysProcAttr.CgroupFD = int(f.Fd())
+			cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWCGROUP
+			return true, cmd.Start()
+		}
+		return false, cmd.Start()
+	}
+	// Born in the group, the init can get its cgroup namespace from clone
+	// too, rooted at the sandbox's group.
+	start := func() error {
+		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWCGROUP
+		return cmd.Start()
+	}
+	if err := s.cg.StartIn(start); err != nil {
+		if errors.Is(err, cgroup.ErrNotStarted) {
+			return false, cmd.Start()
+		}
+		return false, err
+	}
+	return true, nil
 }
 
 func writeConfig(w io.Writer, cfg *initConfig) error {

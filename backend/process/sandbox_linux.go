@@ -60,7 +60,11 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (_ backend.Sand
 		}
 	}()
 	name := safeName(spec.ID)
-	s.stateDir, err = os.MkdirTemp(b.opts.stateDir, "kavach-"+name+"-")
+	base := b.opts.stateDir
+	if base == "" {
+		base = h.stateBase
+	}
+	s.stateDir, err = os.MkdirTemp(base, "kavach-"+name+"-")
 	if err != nil {
 		return nil, fmt.Errorf("create process sandbox: %w", err)
 	}

@@ -5,6 +5,7 @@ package cgroup
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 )
 

@@ -8,4 +8,6 @@ var (
 	ErrUnavailable = errors.New("cgroups unavailable")
 	// ErrNotEmpty means processes were still in the group after killing.
 	ErrNotEmpty = errors.New("cgroup still has processes")
+	// ErrNotStarted means StartIn did not call its function.
+	ErrNotStarted = errors.New("not started")
 )
