@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/backend/gvisor"
 	"github.com/kavach-go/kavach/backend/noop"
 	"github.com/kavach-go/kavach/backend/oci"
 	"github.com/kavach-go/kavach/backend/wasm"
@@ -31,6 +32,8 @@ func newBackend(k backend.Kind) backend.Backend {
 		return wasm.New()
 	case backend.OCI:
 		return oci.New()
+	case backend.GVisor:
+		return gvisor.New()
 	case backend.Process:
 		return process.New()
 	}

@@ -205,3 +205,28 @@ func TestUnavailableReasons(t *testing.T) {
 		t.Errorf("Available with an empty PATH = %v", err)
 	}
 }
+
+// BenchmarkExec measures one command, /bin/true, as a fresh container in
+// an existing sandbox, per runtime.
+func BenchmarkExec(b *testing.B) {
+	kavachtest.RequireRoot(b)
+	for _, name := range oci.Runtimes {
+		b.Run(name, func(b *testing.B) {
+			kavachtest.RequireBinary(b, name)
+			sb, err := oci.New(oci.WithRuntime(name)).Create(b.Context(), backend.Spec{ID: "bench", Policy: policy.Basic()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sb.Destroy(context.Background())
+			for b.Loop() {
+				p, err := sb.Start(b.Context(), &backend.Command{Args: []string{"/bin/true"}, Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if st, err := p.Wait(); err != nil || st.Code != 0 {
+					b.Fatalf("status %+v %v", st, err)
+				}
+			}
+		})
+	}
+}

@@ -363,10 +363,15 @@ func (p *proc) wait(c *exec.Cmd) {
 	if p.timer != nil {
 		p.timer.Stop()
 	}
-	// `run` deletes the container when it ends; after a kill or a runtime
-	// failure it may not have, so make sure.
-	_ = p.runtime(context.Background(), "delete", "--force", p.id)
 	p.st, p.err = p.result(err)
+	p.mu.Lock()
+	killed := p.killed
+	p.mu.Unlock()
+	if _, statErr := os.Stat(filepath.Join(p.status, "status")); killed || statErr != nil {
+		// `run` deletes the container when its init returns; after a kill
+		// or a runtime failure it may not have, so make sure.
+		_ = p.runtime(context.Background(), "delete", "--force", p.id)
+	}
 	_ = os.RemoveAll(p.dir)
 	p.s.mu.Lock()
 	delete(p.s.procs, p)

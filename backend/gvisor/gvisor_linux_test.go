@@ -1,0 +1,126 @@
+package gvisor_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/backend/backendtest"
+	"github.com/kavach-go/kavach/backend/gvisor"
+	"github.com/kavach-go/kavach/internal/kavachtest"
+	"github.com/kavach-go/kavach/internal/reexec"
+	"github.com/kavach-go/kavach/policy"
+)
+
+func TestMain(m *testing.M) {
+	reexec.Init()
+	os.Exit(m.Run())
+}
+
+var shared = gvisor.New()
+
+func available(t *testing.T) *gvisor.Backend {
+	t.Helper()
+	kavachtest.RequireRoot(t)
+	kavachtest.RequireBinary(t, "runsc")
+	if err := shared.Available(t.Context()); err != nil {
+		kavachtest.Skip(t, "runsc installed but unusable: %v", err)
+	}
+	return shared
+}
+
+func TestConformance(t *testing.T) {
+	backendtest.Run(t, available(t), backendtest.Options{RunsCommands: true})
+}
+
+func TestConformanceStrict(t *testing.T) {
+	p := policy.Strict()
+	backendtest.Run(t, available(t), backendtest.Options{RunsCommands: true, Policy: &p})
+}
+
+func run(t *testing.T, sb backend.Sandbox, script string) (backend.ExitStatus, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	p, err := sb.Start(t.Context(), &backend.Command{
+		Args: []string{"/bin/sh", "-c", script}, Env: []string{"PATH=/usr/bin:/bin"}, Stdout: &out, Stderr: &errb,
+	})
+	if err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	st, err := p.Wait()
+	if err != nil {
+		t.Fatalf("wait: %v (stderr %q)", err, errb.String())
+	}
+	return st, out.String(), errb.String()
+}
+
+// TestInsideGVisor checks that the command really runs on gVisor's
+// kernel, with kavach's seccomp filter and no capabilities.
+func TestInsideGVisor(t *testing.T) {
+	b := available(t)
+	sb, err := b.Create(t.Context(), backend.Spec{ID: "gvisor-test", Policy: policy.Basic()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	st, out, errs := run(t, sb, "cat /proc/version; grep -E '^(Seccomp|CapEff):' /proc/self/status; unshare -U true 2>&1; echo unshare=$?")
+	if st.Code != 0 {
+		t.Fatalf("status %+v stderr %q", st, errs)
+	}
+	host, err := os.ReadFile("/proc/version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(out, string(host)) {
+		t.Errorf("/proc/version inside is the host kernel's: %s", host)
+	}
+	for _, w := range []string{"Seccomp:\t2", "CapEff:\t0000000000000000"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "unshare=0") {
+		t.Errorf("unshare -U succeeded under the basic profile:\n%s", out)
+	}
+	_, platform, _ := b.Runsc(t.Context())
+	if e := sb.Enforced(); e.Backend != backend.GVisor || !strings.Contains(e.Root, platform) || e.Seccomp != "basic" {
+		t.Errorf("Enforced %+v", e)
+	}
+}
+
+func TestUnavailableReasons(t *testing.T) {
+	kavachtest.RequireRoot(t)
+	t.Setenv("PATH", t.TempDir())
+	err := gvisor.New().Available(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "runsc not found on PATH") {
+		t.Errorf("Available with an empty PATH = %v", err)
+	}
+	err = gvisor.New(gvisor.WithRunsc("/bin/false")).Available(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "--platform=systrap cannot start a sandbox") || !strings.Contains(err.Error(), "--platform=ptrace") {
+		t.Errorf("Available with a broken runsc = %v", err)
+	}
+}
+
+// BenchmarkExec measures one command, /bin/true, as a fresh gVisor
+// container in an existing sandbox.
+func BenchmarkExec(b *testing.B) {
+	kavachtest.RequireRoot(b)
+	kavachtest.RequireBinary(b, "runsc")
+	sb, err := shared.Create(b.Context(), backend.Spec{ID: "bench", Policy: policy.Basic()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	for b.Loop() {
+		p, err := sb.Start(b.Context(), &backend.Command{Args: []string{"/bin/true"}, Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st, err := p.Wait(); err != nil || st.Code != 0 {
+			b.Fatalf("status %+v %v", st, err)
+		}
+	}
+}
