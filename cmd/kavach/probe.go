@@ -12,7 +12,8 @@ import (
 func init() { register(newProbeCmd) }
 
 // probeCmdName is the hidden subcommand `kavach verify` runs inside the
-// sandbox, from the kavach binary bind-mounted read-only at probeTarget.
+// sandbox, from a copy of the kavach binary that it bind-mounts read-only
+// at probeTarget (the directory holding the copy is mounted at /run/kavach).
 const (
 	probeCmdName = "__probe"
 	probeTarget  = "/run/kavach/kavach"

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -125,8 +126,10 @@ func verify(ctx context.Context, cfg kavach.Config, p policy.Policy) (*verifyVie
 		return nil, err
 	}
 	defer cleanup()
+	// The directory holding only the copy is mounted, not the file:
+	// directory binds work with every backend.
 	p = p.Clone()
-	p.Mounts = append(p.Mounts, policy.Mount{Source: exe, Target: probeTarget, ReadOnly: true})
+	p.Mounts = append(p.Mounts, policy.Mount{Source: filepath.Dir(exe), Target: path.Dir(probeTarget), ReadOnly: true})
 	m, err := newMarkers()
 	if err != nil {
 		return nil, err
@@ -202,7 +205,7 @@ func probeBinary() (string, func(), error) {
 		return "", nil, fmt.Errorf("copy the kavach binary: %w", err)
 	}
 	cleanup := func() { os.RemoveAll(dir) }
-	dst := filepath.Join(dir, "kavach")
+	dst := filepath.Join(dir, path.Base(probeTarget))
 	err = os.Chmod(dir, 0o755)
 	var out *os.File
 	if err == nil {
