@@ -250,22 +250,35 @@ func ParseNetDev(b []byte) ([]string, error) {
 // anyway cannot contradict the claim, and passes.
 func cpuWithin(rate, limit float64) bool { return rate <= limit*1.25+0.05 }
 
-// ParseMemAvailable returns MemAvailable from /proc/meminfo, in bytes.
-func ParseMemAvailable(b []byte) (uint64, error) {
+// ParseMeminfo parses /proc/meminfo into byte counts by field name; it
+// requires MemTotal and MemAvailable.
+func ParseMeminfo(b []byte) (map[string]uint64, error) {
+	m := map[string]uint64{}
 	for line := range strings.Lines(string(b)) {
-		v, ok := strings.CutPrefix(line, "MemAvailable:")
+		k, v, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
 		}
 		f := strings.Fields(v)
-		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("%w: meminfo line %q", ErrParse, strings.TrimSpace(line))
+		if len(f) == 0 || len(f) > 2 || len(f) == 2 && f[1] != "kB" {
+			return nil, fmt.Errorf("%w: meminfo line %q", ErrParse, strings.TrimSpace(line))
 		}
 		n, err := strconv.ParseUint(f[0], 10, 64)
-		if err != nil || n > math.MaxUint64/1024 {
-			return 0, fmt.Errorf("%w: meminfo line %q", ErrParse, strings.TrimSpace(line))
+		if err != nil {
+			return nil, fmt.Errorf("%w: meminfo line %q", ErrParse, strings.TrimSpace(line))
 		}
-		return n * 1024, nil
+		if len(f) == 2 {
+			if n > math.MaxUint64/1024 {
+				return nil, fmt.Errorf("%w: meminfo line %q", ErrParse, strings.TrimSpace(line))
+			}
+			n *= 1024
+		}
+		m[k] = n
 	}
-	return 0, fmt.Errorf("%w: meminfo has no MemAvailable line", ErrParse)
+	for _, k := range []string{"MemTotal", "MemAvailable"} {
+		if _, ok := m[k]; !ok {
+			return nil, fmt.Errorf("%w: meminfo has no %s line", ErrParse, k)
+		}
+	}
+	return m, nil
 }

@@ -349,30 +349,32 @@ func TestCPUWithin(t *testing.T) {
 	}
 }
 
-func TestParseMemAvailable(t *testing.T) {
-	in := "MemTotal:       24683520 kB\nMemFree:        22396000 kB\nMemAvailable:   23982080 kB\n"
-	n, err := ParseMemAvailable([]byte(in))
-	if err != nil || n != 23982080*1024 {
-		t.Fatalf("got %d, %v", n, err)
+func TestParseMeminfo(t *testing.T) {
+	in := "MemTotal:       24683520 kB\nMemFree:        22396000 kB\nMemAvailable:   23982080 kB\nHugePages_Total:       0\n"
+	m, err := ParseMeminfo([]byte(in))
+	if err != nil || m["MemAvailable"] != 23982080*1024 || m["MemTotal"] != 24683520*1024 || m["HugePages_Total"] != 0 {
+		t.Fatalf("got %v, %v", m, err)
 	}
-	for _, bad := range []string{"", "MemTotal: 1 kB\n", "MemAvailable: x kB\n", "MemAvailable: 12\n", "MemAvailable: 99999999999999999999 kB\n"} {
-		if _, err := ParseMemAvailable([]byte(bad)); !errors.Is(err, ErrParse) {
-			t.Errorf("ParseMemAvailable(%q) err = %v", bad, err)
+	for _, bad := range []string{"", "MemTotal: 1 kB\n", "MemTotal: 1 kB\nMemAvailable: x kB\n",
+		"MemTotal: 1 kB\nMemAvailable: 12 MB\n", "MemTotal: 1 kB\nMemAvailable: 99999999999999999999 kB\n",
+		"MemTotal: 1 kB\nMemAvailable: 18446744073709551615 kB\n", "MemTotal: 1 kB\nMemAvailable:\n"} {
+		if _, err := ParseMeminfo([]byte(bad)); !errors.Is(err, ErrParse) {
+			t.Errorf("ParseMeminfo(%q) err = %v", bad, err)
 		}
 	}
 	if runtime.GOOS == "linux" {
 		b, _ := os.ReadFile("/proc/meminfo")
-		if n, err := ParseMemAvailable(b); err != nil || n == 0 {
-			t.Errorf("this host's meminfo: %d, %v", n, err)
+		if m, err := ParseMeminfo(b); err != nil || m["MemTotal"] == 0 {
+			t.Errorf("this host's meminfo: %v, %v", m, err)
 		}
 	}
 }
 
-func FuzzParseMemAvailable(f *testing.F) {
-	f.Add([]byte("MemAvailable:   23982080 kB\n"))
+func FuzzParseMeminfo(f *testing.F) {
+	f.Add([]byte("MemTotal:       24683520 kB\nMemAvailable:   23982080 kB\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if n, err := ParseMemAvailable(b); err == nil && n%1024 != 0 {
-			t.Fatalf("%d bytes is not whole kB", n)
+		if m, err := ParseMeminfo(b); err == nil && len(m) < 2 {
+			t.Fatalf("accepted %q without its required fields: %v", b, m)
 		}
 	})
 }
