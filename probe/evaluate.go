@@ -14,8 +14,9 @@ type Report struct {
 	Backend  string      `json:"backend"`
 	Claimed  score.Score `json:"claimed"`
 	Verified score.Score `json:"verified"`
-	// Lost lists the score parts whose expected checks failed; they are
-	// not counted in Verified.
+	// Lost lists the score parts with an expected check that failed; they
+	// are not counted in Verified, except that the +2 for a memory or CPU
+	// limit stays while the other limit holds.
 	Lost []Modifier `json:"lost,omitempty"`
 	// Failed lists the checks the claim says pass that did not.
 	Failed []string `json:"failed,omitempty"`
