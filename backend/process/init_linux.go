@@ -102,15 +102,26 @@ func initMain() {
 			fail(stage("unshare cgroup namespace", err))
 		}
 	}
+	// Signals come only from Proc.Signal, which exists once "started" is
+	// sent, so forwarding is normally set up after the fork, while the
+	// command already runs. With rlimits (the fallback without cgroups)
+	// it is set up before: an address-space limit set on the init for the
+	// command to inherit would make the Go runtime's later mappings fail.
+	sigs := make(chan os.Signal, 16)
+	notify := func() {
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+			syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGALRM)
+	}
+	if len(cfg.Rlimits) > 0 {
+		notify()
+	}
 	pid, err := lastStage(cfg)
 	if err != nil {
 		fail(err)
 	}
-	// Signals come only from Proc.Signal, which exists once "started" is
-	// sent, so forwarding is set up now, while the command already runs.
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
-		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGALRM)
+	if len(cfg.Rlimits) == 0 {
+		notify()
+	}
 	send(statusMsg{T: "started"})
 	go func() {
 		for sig := range sigs {
