@@ -10,6 +10,7 @@ import (
 	"github.com/kavach-go/kavach/backend/oci"
 	"github.com/kavach-go/kavach/backend/wasm"
 	"github.com/kavach-go/kavach/backend/process"
+	"github.com/kavach-go/kavach/backend/syagnos"
 	"github.com/kavach-go/kavach/policy"
 )
 
@@ -34,6 +35,8 @@ func newBackend(k backend.Kind) backend.Backend {
 		return oci.New()
 	case backend.GVisor:
 		return gvisor.New()
+	case backend.SyAgnos:
+		return syagnos.New()
 	case backend.Process:
 		return process.New()
 	}
