@@ -22,3 +22,7 @@ func cpuQuota(cpus float64) int64 {
 	}
 	return q
 }
+
+// v1Controllers are the v1 hierarchies a group spans, in the order of
+// Cgroup's directories.
+var v1Controllers = []string{"memory", "pids", "cpu", "freezer"}

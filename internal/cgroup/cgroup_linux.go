@@ -1,8 +1,6 @@
 package cgroup
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,9 +13,6 @@ import (
 	"syscall"
 	"time"
 )
-
-// v1Controllers are the v1 hierarchies a group spans.
-var v1Controllers = []string{"memory", "pids", "cpu", "freezer"}
 
 // Host describes the usable hierarchy, detected once.
 type Host struct {
@@ -37,34 +32,7 @@ func detect() (Host, error) {
 	if err != nil {
 		return Host{}, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	v1 := map[string]string{}
-	var v2 string
-	for line := range strings.SplitSeq(string(data), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		f, pf := strings.Fields(pre), strings.Fields(post)
-		if len(f) < 5 || len(pf) < 3 {
-			continue
-		}
-		switch pf[0] {
-		case "cgroup2":
-			if v2 == "" {
-				v2 = f[4]
-			}
-		case "cgroup":
-			for opt := range strings.SplitSeq(pf[2], ",") {
-				for _, c := range v1Controllers {
-					if opt == c {
-						if _, seen := v1[c]; !seen {
-							v1[c] = f[4]
-						}
-					}
-				}
-			}
-		}
-	}
+	v1, v2 := parseMountinfo(string(data))
 	var why []string
 	if v2 != "" {
 		ctrl, err := os.ReadFile(filepath.Join(v2, "cgroup.controllers"))
@@ -381,13 +349,7 @@ func (c *Cgroup) OOMKills() (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read oom count: %w", err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), " "); ok && k == "oom_kill" {
-			return strconv.ParseUint(strings.TrimSpace(v), 10, 64)
-		}
-	}
-	return 0, nil
+	return parseCount(data, "oom_kill")
 }
 
 // Freeze stops every process in the group and returns once they are all

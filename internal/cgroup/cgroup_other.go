@@ -36,3 +36,11 @@ func (*Cgroup) Freeze(context.Context) error { return ErrUnavailable }
 func (*Cgroup) Thaw(context.Context) error   { return ErrUnavailable }
 func (*Cgroup) Kill(context.Context) error   { return ErrUnavailable }
 func (*Cgroup) Delete(context.Context) error { return nil }
+
+// FD fails: cgroups are Linux-only.
+func (*Cgroup) FD() (*os.File, error) { return nil, ErrUnavailable }
+
+// StartIn fails without calling start: cgroups are Linux-only.
+func (*Cgroup) StartIn(func() error) error {
+	return fmt.Errorf("%w: %w", ErrNotStarted, ErrUnavailable)
+}
