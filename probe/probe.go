@@ -250,6 +250,8 @@ func buildCatalogue() []Check {
 	add("host.env", "an environment variable of the host process is absent", Base, always)
 	add("proc.kcore", "/proc/kcore is masked", Base, ownProc)
 	add("proc.sysrq", "/proc/sysrq-trigger is masked", Base, ownProc)
+	add("proc.timer_list", "/proc/timer_list is masked", Base, ownProc)
+	add("proc.kallsyms", "/proc/kallsyms shows no kernel addresses (KASLR not leaked)", Base, ownProc)
 	add("proc.sys_ro", "/proc/sys is read-only", Base, ownProc)
 	add("sys.ro", "/sys is absent or read-only", Base, ownRoot)
 	add("dev.nodes", "/dev holds only null, zero, full, random, urandom, tty, ptmx and pts", Base, ownRoot)

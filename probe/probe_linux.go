@@ -73,6 +73,8 @@ func init() {
 		"proc.kcore":        func(p *prober) (bool, string) { return masked("/proc/kcore", unix.O_RDONLY) },
 		"proc.sysrq":        func(p *prober) (bool, string) { return masked("/proc/sysrq-trigger", unix.O_WRONLY) },
 		"proc.sys_ro":       (*prober).procSys,
+		"proc.timer_list":   func(p *prober) (bool, string) { return masked("/proc/timer_list", unix.O_RDONLY) },
+		"proc.kallsyms":     (*prober).kallsyms,
 		"sys.ro":            (*prober).sysfs,
 		"dev.nodes":         (*prober).devNodes,
 		"fd.leaked":         (*prober).leakedFDs,
@@ -605,7 +607,9 @@ func (p *prober) hostPID() (bool, string) {
 	}
 	own, err1 := nsInode("pid")
 	their, err2 := nsInodeOf(dir + "/ns/pid")
-	if err1 == nil && err2 == nil && own == their {
+	// The same number can belong to a process of the sandbox's own pid
+	// namespace; a process in the host's is the host's.
+	if err1 == nil && err2 == nil && own == their && own != p.h.Namespaces["pid"] {
 		return true, fmt.Sprintf("pid %d exists but is a process of this sandbox", p.h.PID)
 	}
 	return false, fmt.Sprintf("pid %d is visible and outside this pid namespace", p.h.PID)
@@ -705,6 +709,27 @@ func masked(path string, mode int) (bool, string) {
 	}
 	unix.Close(fd)
 	return false, path + " can be opened"
+}
+
+// kallsyms reads the first symbols of /proc/kallsyms: the kernel prints
+// zero addresses to a reader it does not trust with them.
+func (p *prober) kallsyms() (bool, string) {
+	f, err := os.Open("/proc/kallsyms")
+	if err != nil {
+		return true, "/proc/kallsyms: " + errName(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for i := 0; i < 16 && sc.Scan(); i++ {
+		addr, _, _ := strings.Cut(sc.Text(), " ")
+		if strings.Trim(addr, "0") != "" {
+			return false, "kernel address visible: " + sc.Text()
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return true, "/proc/kallsyms: " + errName(err)
+	}
+	return true, "addresses read as zero"
 }
 
 func (p *prober) procSys() (bool, string) {

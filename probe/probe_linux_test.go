@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kavach-go/kavach/internal/kavachtest"
 	"github.com/kavach-go/kavach/internal/seccomp"
 )
 
@@ -256,5 +257,31 @@ func TestBurn(t *testing.T) {
 	used, wall := burn(2, 300*time.Millisecond)
 	if wall < 300*time.Millisecond || used <= 0 || used > 2*wall+50*time.Millisecond {
 		t.Fatalf("burn used %v of CPU in %v", used, wall)
+	}
+}
+
+// TestChecksFailOnHost runs checks that must fail on the host as root,
+// which shows they can tell a sandbox from no sandbox.
+func TestChecksFailOnHost(t *testing.T) {
+	kavachtest.RequireRoot(t)
+	ns, err := HostNamespaces()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &prober{ctx: context.Background(), h: HostInfo{Namespaces: ns, PID: os.Getpid()}}
+	ids := []string{"ns.pid", "ns.mnt", "host.pid", "net.interfaces", "net.route", "rw.workdir"}
+	if b, err := os.ReadFile("/proc/sys/kernel/kptr_restrict"); err == nil && string(b) != "2\n" {
+		ids = append(ids, "proc.kallsyms")
+	}
+	for _, id := range ids {
+		t.Run(id, func(t *testing.T) {
+			pass, detail := p.run(impls[id])
+			if id == "rw.workdir" {
+				pass = !pass // the host's cwd is writable: the check passes
+			}
+			if pass {
+				t.Fatalf("%s passes on the host: %s", id, detail)
+			}
+		})
 	}
 }
