@@ -164,7 +164,10 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 			Enforced: enforced, Score: sc, Termination: TerminationExited,
 		}
 		switch why := e.killedFor(); {
-		case st.OOM:
+		case st.OOM && st.Signal != 0:
+			// The memory limit was hit and the command died of a signal:
+			// the OOM killer ended it. A command that hit the limit in a
+			// child but exited on its own still "exited".
 			res.Termination = TerminationOOM
 		case why != "":
 			res.Termination = why

@@ -385,3 +385,49 @@ func TestMergeEnv(t *testing.T) {
 		t.Errorf("mergeEnv = %v", got)
 	}
 }
+
+func TestOOMTermination(t *testing.T) {
+	for _, tc := range []struct {
+		st   backend.ExitStatus
+		want Termination
+		code int
+	}{
+		{backend.ExitStatus{Signal: syscall.SIGKILL, OOM: true}, TerminationOOM, -1},
+		{backend.ExitStatus{Code: 0, OOM: true}, TerminationExited, 0},
+		{backend.ExitStatus{Signal: syscall.SIGKILL}, TerminationSignaled, -1},
+	} {
+		sb, _ := newTestSandbox(t, nil)
+		moveTo(t, sb, Running)
+		sb.mu.Lock()
+		sb.sb = fixedStatus{sb.sb, tc.st}
+		sb.mu.Unlock()
+		res, err := sb.Exec(t.Context(), Shell("true"))
+		if err != nil || res.Termination != tc.want || res.ExitCode != tc.code {
+			t.Errorf("%+v: got %s %d %v", tc.st, res.Termination, res.ExitCode, err)
+		}
+	}
+}
+
+// fixedStatus wraps a sandbox so every process ends with st.
+type fixedStatus struct {
+	backend.Sandbox
+	st backend.ExitStatus
+}
+
+func (f fixedStatus) Start(ctx context.Context, cmd *backend.Command) (backend.Proc, error) {
+	p, err := f.Sandbox.Start(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return fixedProc{p, f.st}, nil
+}
+
+type fixedProc struct {
+	backend.Proc
+	st backend.ExitStatus
+}
+
+func (f fixedProc) Wait() (backend.ExitStatus, error) {
+	_, err := f.Proc.Wait()
+	return f.st, err
+}
