@@ -103,25 +103,26 @@ func initMain() {
 		}
 	}
 	// Signals come only from Proc.Signal, which exists once "started" is
-	// sent, so forwarding is normally set up after the fork, while the
-	// command already runs. With rlimits (the fallback without cgroups)
-	// it is set up before: an address-space limit set on the init for the
-	// command to inherit would make the Go runtime's later mappings fail.
+	// sent: forwarding is set up on another thread while this one builds
+	// the last stage, and must be ready before "started". The threads it
+	// needs exist before the command can fork-bomb the pids limit. With
+	// rlimits (the fallback without cgroups) it must also finish before
+	// the limits apply to the init, or the runtime's mappings would fail.
 	sigs := make(chan os.Signal, 16)
-	notify := func() {
+	notified := make(chan struct{})
+	go func() {
 		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 			syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGALRM)
-	}
+		close(notified)
+	}()
 	if len(cfg.Rlimits) > 0 {
-		notify()
+		<-notified
 	}
 	pid, err := lastStage(cfg)
 	if err != nil {
 		fail(err)
 	}
-	if len(cfg.Rlimits) == 0 {
-		notify()
-	}
+	<-notified
 	send(statusMsg{T: "started"})
 	go func() {
 		for sig := range sigs {
