@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/internal/bundle"
@@ -87,6 +88,14 @@ func (b *Backend) Plan(ctx context.Context, p policy.Policy) (backend.Enforced, 
 		return backend.Enforced{}, err
 	}
 	e.Root += " (served by the gVisor gofer, runsc platform " + r.platform + ")"
+	// The sentry implements no cgroup namespace (/proc/self/ns/cgroup does
+	// not exist inside).
+	e.Namespaces = slices.DeleteFunc(e.Namespaces, func(n string) bool { return n == "cgroup" })
+	if e.MaxPids > 0 {
+		// max_pids is RLIMIT_NPROC inside the sentry; see
+		// bundle.Options.PidsInKernel.
+		e.Rlimits = true
+	}
 	return e, nil
 }
 
@@ -109,5 +118,6 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (backend.Sandbo
 	}}
 	return bundle.Create(ctx, rt, bundle.Config{
 		Spec: spec, Enforced: e, Rootfs: b.rootfs, NetNS: bundle.NetNS(e), StateDir: b.stateDir,
+		PidsInKernel: true,
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -122,5 +123,26 @@ func BenchmarkExec(b *testing.B) {
 		if st, err := p.Wait(); err != nil || st.Code != 0 {
 			b.Fatalf("status %+v %v", st, err)
 		}
+	}
+}
+
+// TestMaxPids checks that max_pids limits the command's processes, not
+// the sentry's host threads: a limit far below the sentry's own thread
+// count must still start, and must stop the 17th process.
+func TestMaxPids(t *testing.T) {
+	b := available(t)
+	p := policy.Basic()
+	p.MaxPids = 16
+	sb, err := b.Create(t.Context(), backend.Spec{ID: "gvisor-pids", Policy: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	if e := sb.Enforced(); e.MaxPids != 16 || !e.Rlimits || slices.Contains(e.Namespaces, "cgroup") {
+		t.Errorf("Enforced %+v", e)
+	}
+	st, out, errs := run(t, sb, "echo alive; i=0; while [ $i -lt 40 ]; do sleep 3 & i=$((i+1)); done; echo started")
+	if !strings.Contains(out, "alive") || strings.Contains(out, "started") || !strings.Contains(errs, "fork") {
+		t.Errorf("40 sleeps under max_pids 16: %+v %q %q", st, out, errs)
 	}
 }

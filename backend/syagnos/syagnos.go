@@ -106,6 +106,10 @@ func (b *Backend) find(ctx context.Context) (found, error) {
 			continue
 		}
 		if out, err := engineOutput(ctx, path, "image", "inspect", "--format", "{{.Id}}", b.image); err != nil {
+			if strings.Contains(out, "Cannot connect") || strings.Contains(out, "daemon") {
+				reasons = append(reasons, fmt.Sprintf("%s: daemon not reachable: %s", e, out))
+				continue
+			}
 			reasons = append(reasons, fmt.Sprintf("%s: image %s not usable (kavach never pulls; build, load or pull it first): %s", e, b.image, out))
 			continue
 		}

@@ -46,6 +46,8 @@ type Config struct {
 	NetNS bool
 	// StateDir holds the sandbox's directories; "" is os.TempDir.
 	StateDir string
+	// PidsInKernel: see Options.PidsInKernel.
+	PidsInKernel bool
 }
 
 // Create makes a sandbox whose commands run as containers of rt.
@@ -200,7 +202,7 @@ func (s *sandbox) Start(ctx context.Context, cmd *backend.Command) (backend.Proc
 	if err := os.MkdirAll(status, 0o700); err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	o := Options{Policy: s.cfg.Spec.Policy, NetNS: s.cfg.NetNS, CgroupsPath: "/kavach/" + id, Hostname: "kavach"}
+	o := Options{Policy: s.cfg.Spec.Policy, NetNS: s.cfg.NetNS, CgroupsPath: "/kavach/" + id, Hostname: "kavach", PidsInKernel: s.cfg.PidsInKernel}
 	l := Layout{Rootfs: s.rootfs, HostBinds: s.hostBinds, Init: s.init, Status: status, Workdir: s.workdir, Files: s.files}
 	spec := Spec(o, l, Command{Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir, Profile: s.cfg.Enforced.Seccomp})
 	data, err := json.MarshalIndent(spec, "", "\t")

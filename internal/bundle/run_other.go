@@ -19,11 +19,12 @@ type Runtime struct {
 
 // Config is what Create needs besides the runtime.
 type Config struct {
-	Spec     backend.Spec
-	Enforced backend.Enforced
-	Rootfs   string
-	NetNS    bool
-	StateDir string
+	Spec         backend.Spec
+	Enforced     backend.Enforced
+	Rootfs       string
+	NetNS        bool
+	StateDir     string
+	PidsInKernel bool
 }
 
 // Create fails: OCI runtimes run Linux containers.

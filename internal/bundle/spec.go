@@ -97,7 +97,17 @@ type Options struct {
 	CgroupsPath string
 	// Hostname of the container.
 	Hostname string
+	// PidsInKernel enforces max_pids with RLIMIT_NPROC inside the
+	// container's kernel instead of the host's pids cgroup, whose count
+	// would include the runtime's own threads (gVisor's sentry has dozens
+	// of host tasks, and fails to start under a small pids.max). The host
+	// cgroup then gets a backstop of max_pids plus PidsOverhead.
+	PidsInKernel bool
 }
+
+// PidsOverhead is the host tasks allowed for the runtime itself when
+// PidsInKernel is set.
+const PidsOverhead = 512
 
 // Spec returns the OCI configuration of one command's container.
 func Spec(o Options, l Layout, c Command) *specs.Spec {
@@ -128,7 +138,7 @@ func Spec(o Options, l Layout, c Command) *specs.Spec {
 			Capabilities: &specs.LinuxCapabilities{
 				Bounding: noCaps, Effective: noCaps, Inheritable: noCaps, Permitted: noCaps, Ambient: noCaps,
 			},
-			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
+			Rlimits: rlimits(o),
 		},
 		Mounts: mounts(o, l),
 		Linux: &specs.Linux{
@@ -136,7 +146,7 @@ func Spec(o Options, l Layout, c Command) *specs.Spec {
 			MaskedPaths:   MaskedPaths,
 			ReadonlyPaths: ReadonlyPaths,
 			CgroupsPath:   o.CgroupsPath,
-			Resources:     resources(p),
+			Resources:     resources(o),
 		},
 	}
 	return s
@@ -213,7 +223,17 @@ func bind(src, dst string, ro bool) specs.Mount {
 // cpuPeriod is the CFS period in microseconds for the CPU quota.
 const cpuPeriod = 100000
 
-func resources(p policy.Policy) *specs.LinuxResources {
+func rlimits(o Options) []specs.POSIXRlimit {
+	r := []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}}
+	if o.PidsInKernel && o.Policy.MaxPids > 0 {
+		n := uint64(o.Policy.MaxPids)
+		r = append(r, specs.POSIXRlimit{Type: "RLIMIT_NPROC", Hard: n, Soft: n})
+	}
+	return r
+}
+
+func resources(o Options) *specs.LinuxResources {
+	p := o.Policy
 	r := &specs.LinuxResources{
 		// Deny every device; the runtimes add the standard ones (null,
 		// zero, full, random, urandom, tty, ptmx) they create.
@@ -226,6 +246,9 @@ func resources(p policy.Policy) *specs.LinuxResources {
 	}
 	if p.MaxPids > 0 {
 		n := int64(p.MaxPids)
+		if o.PidsInKernel {
+			n += PidsOverhead
+		}
 		r.Pids = &specs.LinuxPids{Limit: &n}
 	}
 	if p.CPULimit > 0 {
