@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -322,7 +323,7 @@ func TestAppendErrors(t *testing.T) {
 // differently from Go.
 func TestAppendStablePayload(t *testing.T) {
 	w, path := openTemp(t)
-	payload := map[string]any{"a": 0.1, "b": 1e300, "c": 90071992547409930.0, "d": 1.0, "e": -0.0, "f": 123456.789e-12}
+	payload := map[string]any{"a": 0.1, "b": 1e300, "c": 90071992547409930.0, "d": 1.0, "e": math.Copysign(0, -1), "f": 123456.789e-12}
 	rec, err := w.Append(context.Background(), "floats", payload)
 	if err != nil {
 		t.Fatal(err)
