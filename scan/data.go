@@ -145,25 +145,47 @@ func numberAt(b []byte, p int, emit func(Finding)) int {
 	if p > 0 && (isAlnum(b[p-1]) || b[p-1] == '.' || b[p-1] == '_' || b[p-1] == ':' || (b[p-1] == '-' && p > 1 && isAlnum(b[p-2]))) {
 		return 0
 	}
-	if e := ssn(b, p); e > 0 {
-		emit(dataFinding("us-ssn", "pii", Critical, "SSN detected", p, e))
-		return e
+	// The length of the run of digits and the byte after it rule out most
+	// detectors before they look further.
+	run := p
+	for run < len(b) && isDigit(b[run]) {
+		run++
 	}
-	if id, e := card(b, p); e > 0 {
-		emit(dataFinding(id, "pii_financial", Critical, cardNames[id]+" detected", p, e))
-		return e
+	l := run - p
+	var next byte
+	if run < len(b) {
+		next = b[run]
 	}
-	if s, e := phone(b, p); e > 0 {
-		emit(dataFinding("phone-number", "pii", Medium, "Phone Number detected", s, e))
-		return e
+	sep := next == '-' || next == ' ' || next == '.'
+	if l == 3 && next == '-' {
+		if e := ssn(b, p); e > 0 {
+			emit(dataFinding("us-ssn", "pii", Critical, "SSN detected", p, e))
+			return e
+		}
 	}
-	if e := ipv4(b, p); e > 0 {
-		emit(dataFinding("ipv4-address", "pii_network", Low, "IP Address (IPv4) detected", p, e))
-		return e
+	if l >= 13 && l <= 19 || l == 4 && (next == ' ' || next == '-') {
+		if id, e := card(b, p); e > 0 {
+			emit(dataFinding(id, "pii_financial", Critical, cardNames[id]+" detected", p, e))
+			return e
+		}
 	}
-	if e := mac(b, p); e > 0 {
-		emit(dataFinding("mac-address", "pii_network", Low, "MAC address detected", p, e))
-		return e
+	if p > 0 && (b[p-1] == '(' || b[p-1] == '+') || l == 3 && sep || l == 1 && b[p] == '1' && sep {
+		if s, e := phone(b, p); e > 0 {
+			emit(dataFinding("phone-number", "pii", Medium, "Phone Number detected", s, e))
+			return e
+		}
+	}
+	if l <= 3 && next == '.' {
+		if e := ipv4(b, p); e > 0 {
+			emit(dataFinding("ipv4-address", "pii_network", Low, "IP Address (IPv4) detected", p, e))
+			return e
+		}
+	}
+	if l <= 2 && (next == ':' || next == '-' || isHex(next)) {
+		if e := mac(b, p); e > 0 {
+			emit(dataFinding("mac-address", "pii_network", Low, "MAC address detected", p, e))
+			return e
+		}
 	}
 	return 0
 }

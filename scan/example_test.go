@@ -3,6 +3,7 @@ package scan_test
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/kavach-go/kavach/scan"
 )
@@ -35,4 +36,22 @@ func ExampleRedact() {
 	fmt.Printf("%s\n", scan.Redact(in, scan.Code().Scan(in)))
 	// Output:
 	// [REDACTED:filesystem_abuse] / && echo done
+}
+
+func ExampleStream() {
+	r := strings.NewReader("line 1\nuser: alice@corp.io\n")
+	n, err := scan.Stream(context.Background(), r, scan.Data(), func(f scan.Finding) error {
+		fmt.Println(f.RuleID, f.Start, f.End)
+		return nil
+	})
+	fmt.Println(n, err)
+	// Output:
+	// email-address 13 26
+	// 27 <nil>
+}
+
+func ExampleRedactAll() {
+	fmt.Printf("%s\n", scan.RedactAll([]byte("DB_PASSWORD=s3cr3t-Pa55 # for 10.0.0.7"), scan.All()))
+	// Output:
+	// DB_[REDACTED:credential] # for [REDACTED:pii_network]
 }
