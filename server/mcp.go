@@ -1,0 +1,328 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/kavach-go/kavach"
+	"github.com/kavach-go/kavach/scan"
+)
+
+// Version is the server's version as MCP clients see it.
+const Version = "0.1.0"
+
+// mcpCreateIn is sandbox_create's input.
+type mcpCreateIn struct {
+	Backend string   `json:"backend,omitempty" jsonschema:"isolation backend: process, wasm, gvisor, ..., noop or auto (default: the server's)"`
+	Policy  string   `json:"policy,omitempty" jsonschema:"policy preset: minimal, basic or strict (default: the server's)"`
+	Limits  *limits  `json:"limits,omitempty" jsonschema:"resource limits and exec bounds"`
+	Env     []string `json:"env,omitempty" jsonschema:"environment entries (each KEY=value) added to every command"`
+}
+
+func (in mcpCreateIn) request() (createRequest, error) {
+	req := createRequest{Backend: in.Backend, Env: in.Env}
+	if in.Policy != "" {
+		raw, err := json.Marshal(in.Policy)
+		if err != nil {
+			return req, err
+		}
+		req.Policy = raw
+	}
+	if in.Limits != nil {
+		req.Limits = *in.Limits
+	}
+	return req, nil
+}
+
+// mcpSandbox is sandbox_create's output.
+type mcpSandbox struct {
+	SandboxID  string `json:"sandbox_id"`
+	Backend    string `json:"backend"`
+	Score      int    `json:"score" jsonschema:"strength of the isolation really enforced, 0-100"`
+	ScoreLabel string `json:"score_label"`
+}
+
+// mcpExecIn is sandbox_exec's input.
+type mcpExecIn struct {
+	SandboxID string   `json:"sandbox_id" jsonschema:"the id sandbox_create returned"`
+	Command   []string `json:"command" jsonschema:"argv of the command, e.g. [\"sh\",\"-c\",\"echo hi\"]"`
+	Stdin     string   `json:"stdin,omitempty" jsonschema:"text fed to standard input"`
+	Env       []string `json:"env,omitempty" jsonschema:"extra KEY=value environment entries"`
+	Dir       string   `json:"dir,omitempty" jsonschema:"working directory inside the sandbox"`
+	TimeoutMS uint64   `json:"timeout_ms,omitempty" jsonschema:"wall-clock limit in milliseconds"`
+}
+
+// mcpRunIn is run's input: a fresh sandbox for one command.
+type mcpRunIn struct {
+	mcpCreateIn
+	Command   []string `json:"command" jsonschema:"argv of the command, e.g. [\"sh\",\"-c\",\"echo hi\"]"`
+	Stdin     string   `json:"stdin,omitempty" jsonschema:"text fed to standard input"`
+	TimeoutMS uint64   `json:"timeout_ms,omitempty" jsonschema:"wall-clock limit in milliseconds"`
+}
+
+// mcpExecOut is the result of sandbox_exec and run.
+type mcpExecOut struct {
+	SandboxID   string `json:"sandbox_id"`
+	ExitCode    int    `json:"exit_code" jsonschema:"the command's exit code, -1 when it did not exit"`
+	Termination string `json:"termination" jsonschema:"exited, signaled, timeout, oom or killed"`
+	Stdout      string `json:"stdout" jsonschema:"standard output as released by the output gate"`
+	Stderr      string `json:"stderr" jsonschema:"standard error as released by the output gate"`
+	Truncated   bool   `json:"truncated"`
+	Verdict     string `json:"verdict" jsonschema:"output gate verdict: Pass, Warn, Quarantine or Block"`
+	Findings    int    `json:"findings" jsonschema:"number of scanner findings in the output"`
+	Score       int    `json:"score" jsonschema:"strength of the isolation really enforced, 0-100"`
+	ScoreLabel  string `json:"score_label"`
+	DurationMS  int64  `json:"duration_ms"`
+	Error       string `json:"error,omitempty"`
+}
+
+func execOut(id string, res *kavach.Result, err error) mcpExecOut {
+	o := mcpExecOut{
+		SandboxID: id, ExitCode: res.ExitCode, Termination: string(res.Termination),
+		Stdout: strings.ToValidUTF8(string(res.Stdout), "\uFFFD"), Stderr: strings.ToValidUTF8(string(res.Stderr), "\uFFFD"),
+		Truncated: res.Truncated, Verdict: verdictName(res.Verdict), Findings: len(res.Findings),
+		Score: res.Score.Value, ScoreLabel: res.Score.Label, DurationMS: res.Duration.Milliseconds(),
+	}
+	if err != nil {
+		o.Error = err.Error()
+	}
+	return o
+}
+
+// mcpFileIn is sandbox_write_file's and sandbox_read_file's input.
+type mcpFileIn struct {
+	SandboxID string `json:"sandbox_id" jsonschema:"the id sandbox_create returned"`
+	Path      string `json:"path" jsonschema:"path relative to the sandbox's workdir"`
+	Content   string `json:"content,omitempty" jsonschema:"file content (sandbox_write_file only)"`
+}
+
+// mcpFileOut is the file tools' output.
+type mcpFileOut struct {
+	Path     string `json:"path"`
+	Size     int64  `json:"size"`
+	Content  string `json:"content,omitempty" jsonschema:"file content as released by the output gate (sandbox_read_file)"`
+	Verdict  string `json:"verdict,omitempty"`
+	Findings int    `json:"findings,omitempty"`
+}
+
+type mcpIDIn struct {
+	SandboxID string `json:"sandbox_id" jsonschema:"the id sandbox_create returned"`
+}
+
+type mcpDestroyed struct {
+	SandboxID string `json:"sandbox_id"`
+	Destroyed bool   `json:"destroyed"`
+}
+
+// sessionOwner returns the owner name of an MCP session's sandboxes,
+// and on first sight arranges for them to be destroyed when the session
+// ends.
+func (s *Server) sessionOwner(ss *mcp.ServerSession) (string, error) {
+	if ss == nil {
+		return "", errors.New("mcp: no session")
+	}
+	if o, ok := s.sessions.Load(ss); ok {
+		return o.(string), nil
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	owner := "mcp:" + hex.EncodeToString(b[:])
+	if o, loaded := s.sessions.LoadOrStore(ss, owner); loaded {
+		return o.(string), nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing.Load() {
+		return "", ErrClosed
+	}
+	s.wg.Go(func() {
+		_ = ss.Wait()
+		s.sessions.Delete(ss)
+		if err := s.reg.destroyOwned(context.WithoutCancel(s.life), owner, "session"); err != nil {
+			s.log.Warn("destroy session sandboxes", slog.String("client", owner), slog.Any("err", err))
+		}
+	})
+	return owner, nil
+}
+
+func (s *Server) newMCPServer() *mcp.Server {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "kavach", Version: Version}, &mcp.ServerOptions{
+		Instructions: "Run untrusted commands in kavach sandboxes. Commands are argv arrays, never shell strings " +
+			"(use [\"sh\",\"-c\",\"...\"] for a shell). Output passes an output gate that redacts or withholds secrets " +
+			"and personal data. Sandboxes belong to this session and are destroyed when it ends.",
+		Capabilities: &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{}},
+	})
+	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_create", Description: "Create and start a sandbox; returns its id and the strength score (0-100) of the isolation really enforced."},
+		func(ctx context.Context, req *mcp.CallToolRequest, in mcpCreateIn) (*mcp.CallToolResult, mcpSandbox, error) {
+			owner, err := s.sessionOwner(req.Session)
+			if err != nil {
+				return nil, mcpSandbox{}, err
+			}
+			cr, err := in.request()
+			if err != nil {
+				return nil, mcpSandbox{}, err
+			}
+			e, err := s.newSandbox(ctx, owner, cr)
+			if err != nil {
+				return nil, mcpSandbox{}, err
+			}
+			v := s.view(ctx, e, false)
+			return nil, mcpSandbox{SandboxID: e.id, Backend: v.Backend, Score: v.Score.Value, ScoreLabel: v.Score.Label}, nil
+		})
+	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_exec", Description: "Run a command in a sandbox; returns exit code, gated output, gate verdict and the enforced score."},
+		func(ctx context.Context, req *mcp.CallToolRequest, in mcpExecIn) (*mcp.CallToolResult, mcpExecOut, error) {
+			e, err := s.sessionEntry(req.Session, in.SandboxID)
+			if err != nil {
+				return nil, mcpExecOut{}, err
+			}
+			res, err := s.runExec(ctx, e, execRequest{Args: in.Command, Stdin: in.Stdin, Env: in.Env, Dir: in.Dir, TimeoutMS: in.TimeoutMS})
+			if res == nil {
+				return nil, mcpExecOut{}, err
+			}
+			return nil, execOut(e.id, res, err), nil
+		})
+	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_write_file", Description: "Write a text file in a sandbox's workdir (paths are relative; nothing outside the workdir is reachable)."},
+		func(ctx context.Context, req *mcp.CallToolRequest, in mcpFileIn) (*mcp.CallToolResult, mcpFileOut, error) {
+			e, err := s.sessionEntry(req.Session, in.SandboxID)
+			if err != nil {
+				return nil, mcpFileOut{}, err
+			}
+			if int64(len(in.Content)) > s.opts.MaxFileBytes {
+				return nil, mcpFileOut{}, fmt.Errorf("%w: content larger than %d bytes", ErrTooLarge, s.opts.MaxFileBytes)
+			}
+			done, ok := e.begin()
+			if !ok {
+				return nil, mcpFileOut{}, fmt.Errorf("%w: %s", ErrNotFound, e.id)
+			}
+			defer done()
+			n, err := s.writeFile(e, in.Path, strings.NewReader(in.Content))
+			if err != nil {
+				return nil, mcpFileOut{}, err
+			}
+			return nil, mcpFileOut{Path: in.Path, Size: n}, nil
+		})
+	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_read_file", Description: "Read a text file from a sandbox's workdir, passed through the output gate like command output."},
+		func(ctx context.Context, req *mcp.CallToolRequest, in mcpFileIn) (*mcp.CallToolResult, mcpFileOut, error) {
+			e, err := s.sessionEntry(req.Session, in.SandboxID)
+			if err != nil {
+				return nil, mcpFileOut{}, err
+			}
+			done, ok := e.begin()
+			if !ok {
+				return nil, mcpFileOut{}, fmt.Errorf("%w: %s", ErrNotFound, e.id)
+			}
+			defer done()
+			data, out, err := s.readFile(ctx, e, in.Path)
+			if err != nil {
+				return nil, mcpFileOut{}, err
+			}
+			if data == nil && out.Verdict >= scan.Quarantine {
+				return nil, mcpFileOut{}, fmt.Errorf("file withheld by the output gate: verdict %s, %d finding(s)", out.Verdict, len(out.Findings))
+			}
+			if !utf8.Valid(data) {
+				return nil, mcpFileOut{}, fmt.Errorf("%w: %q is not UTF-8 text", ErrPath, in.Path)
+			}
+			return nil, mcpFileOut{Path: in.Path, Size: int64(len(data)), Content: string(data), Verdict: verdictName(out.Verdict), Findings: len(out.Findings)}, nil
+		})
+	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_destroy", Description: "Destroy a sandbox and everything in it. Destroying a destroyed sandbox succeeds."},
+		func(ctx context.Context, req *mcp.CallToolRequest, in mcpIDIn) (*mcp.CallToolResult, mcpDestroyed, error) {
+			owner, err := s.sessionOwner(req.Session)
+			if err != nil {
+				return nil, mcpDestroyed{}, err
+			}
+			e, gone := s.reg.lookup(owner, in.SandboxID)
+			switch {
+			case gone:
+			case e == nil:
+				return nil, mcpDestroyed{}, fmt.Errorf("%w: %s", ErrNotFound, in.SandboxID)
+			default:
+				if err := s.reg.destroy(context.WithoutCancel(ctx), e, "client"); err != nil {
+					return nil, mcpDestroyed{}, err
+				}
+			}
+			return nil, mcpDestroyed{SandboxID: in.SandboxID, Destroyed: true}, nil
+		})
+	mcp.AddTool(srv, &mcp.Tool{Name: "run", Description: "Run one command in a fresh sandbox that is destroyed right after; returns exit code, gated output, gate verdict and the enforced score."},
+		func(ctx context.Context, req *mcp.CallToolRequest, in mcpRunIn) (*mcp.CallToolResult, mcpExecOut, error) {
+			owner, err := s.sessionOwner(req.Session)
+			if err != nil {
+				return nil, mcpExecOut{}, err
+			}
+			cr, err := in.request()
+			if err != nil {
+				return nil, mcpExecOut{}, err
+			}
+			e, err := s.newSandbox(ctx, owner, cr)
+			if err != nil {
+				return nil, mcpExecOut{}, err
+			}
+			defer func() { _ = s.reg.destroy(context.WithoutCancel(ctx), e, "client") }()
+			res, err := s.runExec(ctx, e, execRequest{Args: in.Command, Stdin: in.Stdin, TimeoutMS: in.TimeoutMS})
+			if res == nil {
+				return nil, mcpExecOut{}, err
+			}
+			return nil, execOut(e.id, res, err), nil
+		})
+	return srv
+}
+
+// sessionEntry returns the session's sandbox id.
+func (s *Server) sessionEntry(ss *mcp.ServerSession, id string) (*entry, error) {
+	owner, err := s.sessionOwner(ss)
+	if err != nil {
+		return nil, err
+	}
+	return s.lookup(owner, id)
+}
+
+// ServeMCP serves MCP on t (for example &mcp.StdioTransport{}) until the
+// session ends or ctx is done; the session's sandboxes are then
+// destroyed.
+func (s *Server) ServeMCP(ctx context.Context, t mcp.Transport) error {
+	if s.closing.Load() {
+		return ErrClosed
+	}
+	ss, err := s.mcp.Connect(ctx, t, nil)
+	if err != nil {
+		return fmt.Errorf("serve mcp: %w", err)
+	}
+	owner, err := s.sessionOwner(ss)
+	if err != nil {
+		_ = ss.Close()
+		return err
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- ss.Wait() }()
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		_ = ss.Close()
+		<-waited
+		err = nil
+	}
+	if derr := s.reg.destroyOwned(context.WithoutCancel(ctx), owner, "session"); derr != nil {
+		err = errors.Join(err, derr)
+	}
+	return err
+}
+
+// MCP returns the MCP server, to connect other transports to.
+func (s *Server) MCP() *mcp.Server { return s.mcp }
+
+// verdictName is the verdict as the JSON API writes it ("Pass").
+func verdictName(v scan.Verdict) string {
+	b, err := v.MarshalText()
+	if err != nil {
+		return v.String()
+	}
+	return string(b)
+}
