@@ -92,6 +92,7 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (backend.Sandbo
 	return bundle.Create(ctx, rt, bundle.Config{
 		Spec: spec, Enforced: e, Rootfs: b.rootfs,
 		NetNS: e.Network != backend.NetworkHost, StateDir: b.stateDir,
+		Prepare: true,
 	})
 }
 

@@ -3,10 +3,13 @@ package oci_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/backend/backendtest"
@@ -226,6 +229,49 @@ func BenchmarkExec(b *testing.B) {
 				if st, err := p.Wait(); err != nil || st.Code != 0 {
 					b.Fatalf("status %+v %v", st, err)
 				}
+			}
+		})
+	}
+}
+
+// TestPrepare checks the per-command hook kavach's egress proxy uses: it
+// gets a pid inside the container's own network namespace, runs before
+// the command (which sees what it made), and its cleanup runs after.
+func TestPrepare(t *testing.T) {
+	hostNS, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range runtimes(t) {
+		t.Run(name, func(t *testing.T) {
+			work := t.TempDir()
+			var gotNS string
+			cleaned := make(chan struct{})
+			spec := backend.Spec{ID: "prepare", Policy: policy.Basic(), Workdir: work,
+				Prepare: func(ctx context.Context, pid int) (func(), error) {
+					ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+					if err != nil {
+						return nil, err
+					}
+					gotNS = ns
+					return func() { close(cleaned) }, os.WriteFile(filepath.Join(work, "prepared"), []byte("yes"), 0o644)
+				}}
+			sb, err := b.Create(t.Context(), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sb.Destroy(context.Background())
+			st, out, errs := run(t, sb, "cat /work/prepared")
+			if st.Code != 0 || out != "yes" {
+				t.Errorf("command after prepare: %+v %q %q", st, out, errs)
+			}
+			if gotNS == "" || gotNS == hostNS {
+				t.Errorf("prepare saw network namespace %q (host %q)", gotNS, hostNS)
+			}
+			select {
+			case <-cleaned:
+			case <-time.After(5 * time.Second):
+				t.Error("cleanup not called after the command ended")
 			}
 		})
 	}

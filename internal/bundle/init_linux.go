@@ -3,6 +3,7 @@ package bundle
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -30,6 +31,19 @@ func runInit() {
 	// Every signal is caught so that it can be forwarded; pid 1 would
 	// otherwise ignore it.
 	signal.Notify(sigs)
+
+	// With a gate, the host runs its per-command preparation (the egress
+	// proxy's listener in this network namespace) before the command may
+	// start, and then closes the gate's write end.
+	if fi, err := os.Stat(GateFile); err == nil && fi.Mode()&os.ModeNamedPipe != 0 {
+		g, err := os.Open(GateFile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "kavach init: open gate: %v\n", err)
+			os.Exit(125)
+		}
+		_, _ = io.Copy(io.Discard, g)
+		_ = g.Close()
+	}
 
 	cmd := reexec.Command(roleExec, append([]string{profile, "--"}, argv...)...)
 	cmd.Env = append(cmd.Env, env...)

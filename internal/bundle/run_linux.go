@@ -48,6 +48,11 @@ type Config struct {
 	StateDir string
 	// PidsInKernel: see Options.PidsInKernel.
 	PidsInKernel bool
+	// Prepare says the runtime's container init lives in the network
+	// namespace the command uses, so Spec.Prepare can be called with its
+	// pid (true for crun and runc; false for runsc, whose sandbox's
+	// network stack is inside the sentry).
+	Prepare bool
 }
 
 // Create makes a sandbox whose commands run as containers of rt.
@@ -184,8 +189,10 @@ func (s *sandbox) Start(ctx context.Context, cmd *backend.Command) (backend.Proc
 	if len(cmd.Args) == 0 {
 		return nil, fmt.Errorf("start: empty command")
 	}
-	if s.cfg.Spec.Prepare != nil {
-		return nil, &backend.NotSupportedError{Kind: s.rt.Kind, Protection: "per-command prepare hook (egress proxy)", Reason: "not wired for OCI runtimes"}
+	prepare := s.cfg.Spec.Prepare
+	if prepare != nil && !s.cfg.Prepare {
+		return nil, &backend.NotSupportedError{Kind: s.rt.Kind, Protection: "per-command prepare hook (egress proxy)",
+			Reason: "the command's network stack is inside the runtime, not in a host network namespace"}
 	}
 	s.mu.Lock()
 	if err := s.state(); err != nil {
@@ -213,7 +220,15 @@ func (s *sandbox) Start(ctx context.Context, cmd *backend.Command) (backend.Proc
 		return nil, fmt.Errorf("start: %w", err)
 	}
 
-	c := s.rt.command(context.Background(), "run", "--bundle", execDir, id)
+	runArgs := []string{"run", "--bundle", execDir}
+	pidFile := filepath.Join(execDir, "pid")
+	if prepare != nil {
+		if err := syscall.Mkfifo(filepath.Join(status, "gate"), 0o600); err != nil {
+			return nil, fmt.Errorf("start: gate: %w", err)
+		}
+		runArgs = append(runArgs, "--pid-file", pidFile)
+	}
+	c := s.rt.command(context.Background(), append(runArgs, id)...)
 	c.Stdin, c.Stdout, c.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
 	// Its own process group, so a terminal's ^C reaches the caller, who
 	// decides to kill, and not the runtime directly.
@@ -238,7 +253,67 @@ func (s *sandbox) Start(ctx context.Context, cmd *backend.Command) (backend.Proc
 		p.timer = time.AfterFunc(t, func() { _ = p.Kill() })
 	}
 	go p.wait(c)
+	if prepare != nil {
+		if err := p.prepare(ctx, prepare, pidFile, filepath.Join(status, "gate")); err != nil {
+			_ = p.Kill()
+			<-p.done
+			return nil, fmt.Errorf("start: prepare: %w", err)
+		}
+	}
 	return p, nil
+}
+
+// prepare waits for the container's init, calls the Spec's Prepare with
+// its pid, and opens the gate.
+func (p *proc) prepare(ctx context.Context, fn func(context.Context, int) (func(), error), pidFile, gate string) error {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	var pid int
+	for pid == 0 {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			pid, _ = strconv.Atoi(string(bytes.TrimSpace(b)))
+		}
+		if pid != 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.done:
+			return fmt.Errorf("container ended before its init started: %w", ErrNoStatus)
+		case <-tick.C:
+		}
+	}
+	cleanup, err := fn(ctx, pid)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if p.ended {
+		p.mu.Unlock()
+		cleanup()
+		return fmt.Errorf("container ended during prepare: %w", ErrNoStatus)
+	}
+	p.cleanup = cleanup
+	p.mu.Unlock()
+	// The init may not have opened the gate yet: a non-blocking open for
+	// writing fails with ENXIO until it has.
+	for {
+		fd, err := syscall.Open(gate, syscall.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+		if err == nil {
+			return syscall.Close(fd)
+		}
+		if err != syscall.ENXIO {
+			return fmt.Errorf("open gate: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-p.done:
+			return fmt.Errorf("container ended before the command started: %w", ErrNoStatus)
+		case <-tick.C:
+		}
+	}
 }
 
 func containerID(k backend.Kind) string {
@@ -340,8 +415,10 @@ type proc struct {
 	status string
 	timer  *time.Timer
 
-	mu     sync.Mutex
-	killed bool // guarded by mu
+	mu      sync.Mutex
+	killed  bool   // guarded by mu
+	cleanup func() // from Spec.Prepare; guarded by mu
+	ended   bool   // the runtime has exited; guarded by mu
 
 	done chan struct{}
 	st   backend.ExitStatus // set before done is closed
@@ -367,8 +444,12 @@ func (p *proc) wait(c *exec.Cmd) {
 	}
 	p.st, p.err = p.result(err)
 	p.mu.Lock()
-	killed := p.killed
+	killed, cleanup := p.killed, p.cleanup
+	p.ended = true
 	p.mu.Unlock()
+	if cleanup != nil {
+		cleanup()
+	}
 	if _, statErr := os.Stat(filepath.Join(p.status, "status")); killed || statErr != nil {
 		// `run` deletes the container when its init returns; after a kill
 		// or a runtime failure it may not have, so make sure.

@@ -25,6 +25,7 @@ type Config struct {
 	NetNS        bool
 	StateDir     string
 	PidsInKernel bool
+	Prepare      bool
 }
 
 // Create fails: OCI runtimes run Linux containers.

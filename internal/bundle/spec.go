@@ -23,6 +23,9 @@ const (
 	StatusDir = KavachDir + "/status"
 	// StatusFile is where the init writes how the command ended.
 	StatusFile = StatusDir + "/status"
+	// GateFile, a FIFO the host makes only when it must prepare something
+	// before the command runs, holds the init until the host closes it.
+	GateFile = StatusDir + "/gate"
 	// Workdir is where the sandbox's workdir is bound, and the commands'
 	// default working directory.
 	Workdir = "/work"
