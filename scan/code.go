@@ -16,13 +16,19 @@ func codeRule(id, category string, sev Severity, message string, keywords []stri
 // lower-cased substring search) with a word boundary before it, and, when
 // the keyword ends in a letter or digit, one after it too.
 func word(b []byte, ks, ke int) (int, int, bool) {
-	if wordBefore(b, ks) {
+	if wordBefore(b, ks) || manPage(b, ks, ke) {
 		return 0, 0, false
 	}
 	if isWord(b[ke-1]) && wordAt(b, ke) {
 		return 0, 0, false
 	}
 	return ks, ke, true
+}
+
+// manPage reports whether a keyword that ends in '(' is a manual page
+// reference such as "mount(8)" or "exec(3)" rather than a call.
+func manPage(b []byte, ks, ke int) bool {
+	return b[ke-1] == '(' && ke+1 < len(b) && isDigit(b[ke]) && (b[ke+1] == ')' || isAlnum(b[ke+1]) && ke+2 < len(b) && b[ke+2] == ')')
 }
 
 // command matches a keyword that names a shell command ("chmod ") only when
@@ -201,6 +207,9 @@ func mountCommand(b []byte, ks, ke int) (int, int, bool) {
 		return 0, 0, false
 	}
 	if ke < len(b) && b[ke] == '(' {
+		if manPage(b, ks, ke+1) {
+			return 0, 0, false
+		}
 		return ks, ke + 1, true
 	}
 	p := ke
@@ -262,7 +271,13 @@ var codeRules = []*rule{
 			return word(b, ks, ke)
 		}),
 	codeRule("reverse-shell", "data_exfiltration", Critical, "Reverse shell detected",
-		[]string{"mkfifo", "/dev/tcp/", "/dev/udp/", "nc -e", "ncat -e", "socat exec:", "bash -i >&"}, word),
+		[]string{"mkfifo ", "/dev/tcp/", "/dev/udp/", "nc -e", "ncat -e", "socat exec:", "bash -i >&"},
+		func(b []byte, ks, ke int) (int, int, bool) {
+			if b[ke-1] == ' ' { // mkfifo as a command, not the syscall wrapper mkfifo(
+				return command(b, ks, ke)
+			}
+			return word(b, ks, ke)
+		}),
 	codeRule("network-tools", "data_exfiltration", High, "Network tools detected",
 		[]string{"nc ", "ncat ", "socat ", "telnet ", "nmap "}, netCommand),
 	codeRule("sudo-su", "privilege_escalation", Critical, "Sudo/su detected",

@@ -142,7 +142,9 @@ func numberAt(b []byte, p int, emit func(Finding)) int {
 			return e
 		}
 	}
-	if p > 0 && (isAlnum(b[p-1]) || b[p-1] == '.' || b[p-1] == '_' || b[p-1] == ':' || (b[p-1] == '-' && p > 1 && isAlnum(b[p-2]))) {
+	// Digits glued to a word, a dot, a colon or a minus sign are part of
+	// something else: an identifier, a version, a time, a negative number.
+	if p > 0 && (isAlnum(b[p-1]) || b[p-1] == '.' || b[p-1] == '_' || b[p-1] == ':' || b[p-1] == '-') {
 		return 0
 	}
 	// The length of the run of digits and the byte after it rule out most
@@ -300,25 +302,29 @@ func cardID(d []byte) string {
 }
 
 // cardNetwork names the network whose prefixes and lengths fit d, or "".
+// Only the lengths cards are printed with are accepted (Visa 13 and 16, not
+// the rare 19, and 16 for the others but Amex 15 and Diners 14): a run of
+// 17 to 19 digits is far more often an integer of a table (one in ten is
+// Luhn-valid) than a card.
 func cardNetwork(d []byte) string {
 	n := len(d)
 	p2 := int(d[0]-'0')*10 + int(d[1]-'0')
 	p3 := p2*10 + int(d[2]-'0')
 	p4 := p3*10 + int(d[3]-'0')
 	switch {
-	case d[0] == '4' && (n == 13 || n == 16 || n == 19):
+	case d[0] == '4' && (n == 13 || n == 16):
 		return "credit-card-visa"
 	case (p2 >= 51 && p2 <= 55 || p4 >= 2221 && p4 <= 2720) && n == 16:
 		return "credit-card-mastercard"
 	case (p2 == 34 || p2 == 37) && n == 15:
 		return "credit-card-amex"
-	case (p4 == 6011 || p2 == 65 || p3 >= 644 && p3 <= 649) && n >= 16:
+	case (p4 == 6011 || p2 == 65 || p3 >= 644 && p3 <= 649) && n == 16:
 		return "credit-card-discover"
-	case p4 >= 3528 && p4 <= 3589 && n >= 16:
+	case p4 >= 3528 && p4 <= 3589 && n == 16:
 		return "credit-card-jcb"
-	case (p3 >= 300 && p3 <= 305 || p2 == 36 || p2 == 38 || p2 == 39) && n >= 14:
+	case (p3 >= 300 && p3 <= 305 || p2 == 36 || p2 == 38 || p2 == 39) && n == 14:
 		return "credit-card-diners"
-	case p2 == 62 && n >= 16:
+	case p2 == 62 && n == 16:
 		return "credit-card-unionpay"
 	}
 	return ""
@@ -521,7 +527,14 @@ func colonToken(b []byte, i int, emit func(Finding)) int {
 			groups++
 		}
 	}
-	if groups < 2 && string(tok) != "::1" {
+	hexDigits := 0
+	for _, c := range tok {
+		if isHex(c) {
+			hexDigits++
+		}
+	}
+	// "A::D" in prose parses as an address; real ones carry more digits.
+	if groups < 2 && string(tok) != "::1" || hexDigits < 4 && string(tok) != "::1" {
 		return skip
 	}
 	a, err := netip.ParseAddr(string(tok))

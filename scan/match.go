@@ -20,6 +20,9 @@ type reOpts struct {
 	value int
 	// check validates the value; nil accepts it.
 	check func(v []byte) bool
+	// notCall rejects a value followed by '(' or that names a member
+	// ("a.b"): code such as "secret = tls13.NewSecret(x)", not a key.
+	notCall bool
 	// assign asks for ':' or '=' within 48 bytes after the keyword before
 	// the regexp runs: the assignment rules' keywords ("password",
 	// "token") are common words, and this test is far cheaper than a
@@ -86,11 +89,37 @@ func reMatch(re *regexp.Regexp, o reOpts) func(b []byte, ks, ke int) (int, int, 
 				if 2*g+1 < len(m) && !o.check(w[m[2*g]:m[2*g+1]]) {
 					continue
 				}
+				if o.notCall && 2*g+1 < len(m) && isCode(w, m[2*g], m[2*g+1]) {
+					continue
+				}
 			}
 			return s, e, true
 		}
 		return 0, 0, false
 	}
+}
+
+// isCode reports whether w[s:e] is followed by a call's '(' or is a dotted
+// name whose last part is an identifier starting with a letter.
+func isCode(w []byte, s, e int) bool {
+	if e < len(w) && w[e] == '(' {
+		return true
+	}
+	v := w[s:e]
+	dot := bytes.LastIndexByte(v, '.')
+	if dot <= 0 || dot == len(v)-1 {
+		return false
+	}
+	last := v[dot+1:]
+	if !(last[0] >= 'a' && last[0] <= 'z' || last[0] >= 'A' && last[0] <= 'Z') {
+		return false
+	}
+	for _, c := range last {
+		if !isWord(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // shannon returns the Shannon entropy of b in bits per byte.

@@ -120,7 +120,7 @@ var secretRules = []*rule{
 		[]string{"hooks.slack.com/services/"}, `^hooks\.slack\.com/services/(T[A-Z0-9]{8,12}/B[A-Z0-9]{8,12}/[A-Za-z0-9]{20,32})`),
 	secret("generic-api-key", "api_key", Medium, "Generic API Key detected",
 		[]string{"api_key", "api-key", "apikey"}, `^(?i:api[_-]?key)[\w\-]{0,20}["']?\s*[:=]\s*["']?([A-Za-z0-9_\-./+]{16,128})`,
-		reOpts{boundAfter: true, assignNext: true, value: 1, check: genericValue}),
+		reOpts{boundAfter: true, assignNext: true, notCall: true, value: 1, check: genericValue}),
 	secret("bearer-token", "auth_token", High, "Bearer Token detected",
 		[]string{"bearer"}, `^(?i:bearer)[ \t]+([a-zA-Z0-9\-._~+/]{20,}=*)`,
 		reOpts{boundBefore: true, value: 1, check: func(v []byte) bool { return secretValue(v) && mixed(v) }}),
@@ -137,7 +137,12 @@ var secretRules = []*rule{
 	secret("password-assignment", "credential", High, "Password Assignment detected",
 		[]string{"password", "passwd", "pwd"},
 		`^(?i:password|passwd|pwd)[\w\-]{0,20}["']?[ \t]*[:=][ \t]*(?:"([^"\r\n]{8,200})"|'([^'\r\n]{8,200})')`,
-		reOpts{assignNext: true, value: 1, check: secretValue}),
+		reOpts{assignNext: true, value: 1, check: func(v []byte) bool {
+			// A value that itself says "password" is a name or a prompt
+			// ("encodeUserPassword", "your_password_here").
+			lv := bytes.ToLower(v)
+			return secretValue(v) && !bytes.Contains(lv, []byte("password")) && !bytes.Contains(lv, []byte("passwd"))
+		}}),
 	secret("password-assignment-unquoted", "credential", High, "Password Assignment detected",
 		[]string{"password", "passwd"},
 		`^(?i:password|passwd)[\w\-]{0,20}[ \t]*[:=][ \t]*([^\s"'\x60,;]{8,200})`,
@@ -177,5 +182,5 @@ var secretRules = []*rule{
 	secret("generic-secret", "api_key", Medium, "Generic secret assignment detected",
 		[]string{"secret", "token", "access_key", "private_key", "client_secret", "auth_key"},
 		`^(?i:secret|token|access_key|private_key|client_secret|auth_key)[\w\-]{0,20}["']?[ \t]*[:=][ \t]*["']?([A-Za-z0-9_\-./+=]{16,256})`,
-		reOpts{boundAfter: true, assignNext: true, value: 1, check: genericValue}),
+		reOpts{boundAfter: true, assignNext: true, notCall: true, value: 1, check: genericValue}),
 }
