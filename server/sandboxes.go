@@ -12,8 +12,8 @@ import (
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/backend/process"
 	"github.com/kavach-go/kavach/policy"
-	"github.com/kavach-go/kavach/score"
 	"github.com/kavach-go/kavach/scan"
+	"github.com/kavach-go/kavach/score"
 	"github.com/kavach-go/kavach/threat"
 )
 
