@@ -134,7 +134,9 @@ func Spec(o Options, l Layout, c Command) *specs.Spec {
 			// The init's own environment only finds the init; the
 			// command's environment travels in its arguments, so nothing
 			// the runtime adds (runc sets HOME) reaches the command.
-			Env:             []string{"PATH=" + KavachDir, "KAVACH_REEXEC_ROLE=" + roleInit},
+			// GORACE matters only when kavach is built with -race (its
+			// tests): the race runtime otherwise sleeps a second in exit.
+			Env:             []string{"PATH=" + KavachDir, "KAVACH_REEXEC_ROLE=" + roleInit, "GORACE=atexit_sleep_ms=0"},
 			Cwd:             dir,
 			User:            specs.User{UID: 0, GID: 0},
 			NoNewPrivileges: true,
