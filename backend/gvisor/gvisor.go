@@ -2,7 +2,6 @@ package gvisor
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -79,8 +78,8 @@ func (b *Backend) Plan(ctx context.Context, p policy.Policy) (backend.Enforced, 
 		return backend.Enforced{}, err
 	}
 	if b.rootfs != "" {
-		if st, err := os.Stat(b.rootfs); err != nil || !st.IsDir() {
-			return backend.Enforced{}, backend.Unavailable(backend.GVisor, "rootfs %s is not a directory", b.rootfs)
+		if err := bundle.CheckRootfs(backend.GVisor, b.rootfs); err != nil {
+			return backend.Enforced{}, err
 		}
 	}
 	e, err := bundle.Plan(backend.GVisor, p, b.rootfs)

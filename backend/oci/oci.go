@@ -3,7 +3,6 @@ package oci
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/internal/bundle"
@@ -71,8 +70,8 @@ func (b *Backend) Plan(ctx context.Context, p policy.Policy) (backend.Enforced, 
 		return backend.Enforced{}, err
 	}
 	if b.rootfs != "" {
-		if st, err := os.Stat(b.rootfs); err != nil || !st.IsDir() {
-			return backend.Enforced{}, backend.Unavailable(backend.OCI, "rootfs %s is not a directory", b.rootfs)
+		if err := bundle.CheckRootfs(backend.OCI, b.rootfs); err != nil {
+			return backend.Enforced{}, err
 		}
 	}
 	return bundle.Plan(backend.OCI, p, b.rootfs)

@@ -37,3 +37,8 @@ func Create(_ context.Context, rt Runtime, _ Config) (backend.Sandbox, error) {
 func BuildRoot(string) ([]string, error) {
 	return nil, fmt.Errorf("build root: %w", backend.ErrUnavailable)
 }
+
+// CheckRootfs fails: OCI containers need Linux.
+func CheckRootfs(kind backend.Kind, _ string) error {
+	return backend.Unavailable(kind, "OCI containers need Linux")
+}
