@@ -88,6 +88,13 @@ func regexpAt(re string, boundBefore bool) func(b []byte, ks, ke int) (int, int,
 	}
 }
 
+// digCommand and pipeToInterpreter are compiled once, outside the match
+// functions that call them.
+var (
+	digCommand        = regexpAt(`^(?i:dig)\s+(?:@|[+-][a-z]|[a-z0-9-]+\.[a-z0-9.-]*[a-z])`, true)
+	pipeToInterpreter = regexpAt(`^(?i:curl|wget)\s[^|\n]{0,300}\|\s*(?:sudo\s+)?(?:python[0-9.]*|perl|ruby|node|php)\b`, true)
+)
+
 // regexObjects are receivers whose exec( is a regexp or database call, not
 // a process: "re.exec(", "cursor.exec(".
 var regexObjects = []string{"re", "regex", "regexp", "rx", "pattern", "cursor", "db", "stmt", "conn", "tx", "query"}
@@ -112,19 +119,29 @@ func execCall(b []byte, ks, ke int) (int, int, bool) {
 }
 
 // escapeRun matches a run of at least n escapes of the form prefix+hex
-// digits (width digits each) starting at the keyword.
+// digits (width digits each) starting at the keyword. Only the first escape
+// of a run starts a match, so a long run is walked once, not once per
+// escape in it.
 func escapeRun(prefix string, width, n int) func(b []byte, ks, ke int) (int, int, bool) {
+	step := len(prefix) + width
+	at := func(b []byte, p int) bool {
+		if p < 0 || p+step > len(b) || b[p] != prefix[0] || fold[b[p+1]] != prefix[1] {
+			return false
+		}
+		for _, c := range b[p+len(prefix) : p+step] {
+			if !isHex(c) {
+				return false
+			}
+		}
+		return true
+	}
 	return func(b []byte, ks, ke int) (int, int, bool) {
+		if at(b, ks-step) {
+			return 0, 0, false // inside a run already matched from its start
+		}
 		p, count := ks, 0
-		for p+len(prefix)+width <= len(b) && string(bytes.ToLower(b[p:p+len(prefix)])) == prefix {
-			ok := true
-			for _, c := range b[p+len(prefix) : p+len(prefix)+width] {
-				ok = ok && isHex(c)
-			}
-			if !ok {
-				break
-			}
-			p += len(prefix) + width
+		for at(b, p) {
+			p += step
 			count++
 		}
 		if count < n {
@@ -266,7 +283,7 @@ var codeRules = []*rule{
 		[]string{"dns.resolve", "dns.lookup", "nslookup", "dig "},
 		func(b []byte, ks, ke int) (int, int, bool) {
 			if ke-ks == 4 { // "dig ": only as a command with a name or an option.
-				return regexpAt(`^(?i:dig)\s+(?:@|[+-][a-z]|[a-z0-9-]+\.[a-z0-9.-]*[a-z])`, true)(b, ks, ke)
+				return digCommand(b, ks, ke)
 			}
 			return word(b, ks, ke)
 		}),
@@ -327,7 +344,7 @@ var codeRules = []*rule{
 			if b[ks] == '<' || b[ks] == '$' {
 				return ks, ke, true
 			}
-			return regexpAt(`^(?i:curl|wget)\s[^|\n]{0,300}\|\s*(?:sudo\s+)?(?:python[0-9.]*|perl|ruby|node|php)\b`, true)(b, ks, ke)
+			return pipeToInterpreter(b, ks, ke)
 		}),
 	codeRule("dynamic-import", "supply_chain", Medium, "Dynamic require/import detected",
 		[]string{"require(", "import(", "__import__("}, word),

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -183,4 +185,40 @@ func TestChecksums(t *testing.T) {
 			t.Errorf("ssnValid(%s-%s-%s) != %v", tt.a, tt.g, tt.s, tt.ok)
 		}
 	}
+}
+
+// TestConcurrentUse runs the scanners and a gate from many goroutines; run
+// with -race it checks that they share no mutable state.
+func TestConcurrentUse(t *testing.T) {
+	in := []byte(strings.Join(truePositiveList(21, 1), "\n"))
+	want := All().Scan(in)
+	g := NewGate(DefaultGatePolicy(), &syncStore{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				if got := All().Scan(in); len(got) != len(want) {
+					t.Errorf("concurrent scan found %d, want %d", len(got), len(want))
+				}
+				if _, err := g.Apply(context.Background(), in, in); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+type syncStore struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (s *syncStore) Put(context.Context, []byte, map[string]string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	return strconv.Itoa(s.n), nil
 }

@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"slices"
+	"sync"
 )
 
 // Scanner finds findings in bytes. Implementations are pure and safe for
@@ -68,7 +69,10 @@ func (e *engine) Name() string { return e.name }
 // Scan implements Scanner.
 func (e *engine) Scan(b []byte) []Finding {
 	var out []Finding
-	hits := e.lits.find(b, nil)
+	hp := hitPool.Get().(*[]hit)
+	defer func() { *hp = (*hp)[:0]; hitPool.Put(hp) }()
+	hits := e.lits.find(b, (*hp)[:0])
+	*hp = hits
 	for _, h := range hits {
 		ke := h.start + len(e.lits.pats[h.pat])
 		for _, ri := range e.byPat[h.pat] {
@@ -97,6 +101,10 @@ func (e *engine) Scan(b []byte) []Finding {
 	}
 	return normalize(b, out)
 }
+
+// hitPool recycles the keyword hit slices of Scan, which grow with the
+// input and would otherwise be reallocated on every call.
+var hitPool = sync.Pool{New: func() any { return new([]hit) }}
 
 // normalize orders findings by start (longer first, then more severe) and
 // drops a finding whose span lies inside one already kept from the same
