@@ -21,6 +21,8 @@ type Backend struct {
 	path     string // runsc binary; "" looks it up on PATH
 	platform string // forced platform; "" probes Platforms
 	rootfs   string
+	layout   string // OCI image layout directory
+	ref      string // image name in layout
 	stateDir string
 
 	probe probeCache
@@ -38,6 +40,12 @@ func WithPlatform(name string) Option { return func(b *Backend) { b.platform = n
 // WithRootfs runs commands in dir, an unpacked root file system, instead
 // of a root built from the host's binaries.
 func WithRootfs(dir string) Option { return func(b *Backend) { b.rootfs = dir } }
+
+// WithImageLayout runs commands in image ref ("" for the only one) of
+// the OCI image layout at dir, unpacked afresh for every sandbox (see
+// internal/ociimage). kavach's binary, the container init, must be able
+// to run in it: statically linked, or the image has a compatible libc.
+func WithImageLayout(dir, ref string) Option { return func(b *Backend) { b.layout, b.ref = dir, ref } }
 
 // WithStateDir sets where sandboxes keep their bundles (default
 // os.TempDir()).
@@ -82,9 +90,17 @@ func (b *Backend) Plan(ctx context.Context, p policy.Policy) (backend.Enforced, 
 			return backend.Enforced{}, err
 		}
 	}
+	if b.layout != "" {
+		if err := bundle.CheckImage(backend.GVisor, b.layout, b.ref); err != nil {
+			return backend.Enforced{}, err
+		}
+	}
 	e, err := bundle.Plan(backend.GVisor, p, b.rootfs)
 	if err != nil {
 		return backend.Enforced{}, err
+	}
+	if b.layout != "" {
+		e.Root = "image " + b.ref + " from OCI layout " + b.layout
 	}
 	e.Root += " (served by the gVisor gofer, runsc platform " + r.platform + ")"
 	// The sentry implements no cgroup namespace (/proc/self/ns/cgroup does
@@ -117,6 +133,14 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (backend.Sandbo
 	}}
 	return bundle.Create(ctx, rt, bundle.Config{
 		Spec: spec, Enforced: e, Rootfs: b.rootfs, NetNS: bundle.NetNS(e), StateDir: b.stateDir,
+		Populate:     b.populate(),
 		PidsInKernel: true,
 	})
+}
+
+func (b *Backend) populate() func(context.Context, string) error {
+	if b.layout == "" {
+		return nil
+	}
+	return bundle.UnpackImage(b.layout, b.ref)
 }

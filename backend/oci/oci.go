@@ -17,6 +17,8 @@ var Runtimes = []string{"crun", "runc"}
 type Backend struct {
 	runtime  string // forced runtime name; "" picks the first usable
 	rootfs   string
+	layout   string // OCI image layout directory
+	ref      string // image name in layout
 	stateDir string
 }
 
@@ -31,6 +33,12 @@ func WithRuntime(name string) Option { return func(b *Backend) { b.runtime = nam
 // of a root built from the host's binaries. The directory is used as is
 // and never removed; with a writable root, commands can change it.
 func WithRootfs(dir string) Option { return func(b *Backend) { b.rootfs = dir } }
+
+// WithImageLayout runs commands in image ref ("" for the only one) of
+// the OCI image layout at dir, unpacked afresh for every sandbox (see
+// internal/ociimage). kavach's binary, the container init, must be able
+// to run in it: statically linked, or the image has a compatible libc.
+func WithImageLayout(dir, ref string) Option { return func(b *Backend) { b.layout, b.ref = dir, ref } }
 
 // WithStateDir sets where sandboxes keep their bundles (default
 // os.TempDir()).
@@ -74,7 +82,16 @@ func (b *Backend) Plan(ctx context.Context, p policy.Policy) (backend.Enforced, 
 			return backend.Enforced{}, err
 		}
 	}
-	return bundle.Plan(backend.OCI, p, b.rootfs)
+	if b.layout != "" {
+		if err := bundle.CheckImage(backend.OCI, b.layout, b.ref); err != nil {
+			return backend.Enforced{}, err
+		}
+	}
+	e, err := bundle.Plan(backend.OCI, p, b.rootfs)
+	if err == nil && b.layout != "" {
+		e.Root = "image " + b.ref + " from OCI layout " + b.layout
+	}
+	return e, err
 }
 
 // Create makes a sandbox; each command runs as its own container.
@@ -91,10 +108,18 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (backend.Sandbo
 	return bundle.Create(ctx, rt, bundle.Config{
 		Spec: spec, Enforced: e, Rootfs: b.rootfs,
 		NetNS: e.Network != backend.NetworkHost, StateDir: b.stateDir,
-		Prepare: true,
+		Populate: b.populate(),
+		Prepare:  true,
 	})
 }
 
 // stateRoot is the runtime's state directory for kavach's containers,
 // apart from any other user of the same runtime.
 func stateRoot(name string) string { return fmt.Sprintf("/run/kavach/%s", name) }
+
+func (b *Backend) populate() func(context.Context, string) error {
+	if b.layout == "" {
+		return nil
+	}
+	return bundle.UnpackImage(b.layout, b.ref)
+}

@@ -48,6 +48,10 @@ type Config struct {
 	StateDir string
 	// PidsInKernel: see Options.PidsInKernel.
 	PidsInKernel bool
+	// Populate, when set, fills a fresh root directory (inside the
+	// sandbox's own directory, removed by Destroy) that is then used as a
+	// given root, e.g. by unpacking an OCI image into it.
+	Populate func(ctx context.Context, rootfs string) error
 	// Prepare says the runtime's container init lives in the network
 	// namespace the command uses, so Spec.Prepare can be called with its
 	// pid (true for crun and runc; false for runsc, whose sandbox's
@@ -72,6 +76,18 @@ func Create(ctx context.Context, rt Runtime, cfg Config) (backend.Sandbox, error
 		return nil, fmt.Errorf("create %s sandbox: %w", rt.Kind, err)
 	}
 	s := &sandbox{rt: rt, cfg: cfg, dir: dir, init: init, procs: map[*proc]struct{}{}}
+	if cfg.Populate != nil {
+		root := filepath.Join(dir, "rootfs")
+		if err := cfg.Populate(ctx, root); err != nil {
+			_ = s.removeAll()
+			return nil, fmt.Errorf("create %s sandbox %s: %w", rt.Kind, cfg.Spec.ID, err)
+		}
+		if err := CheckRootfs(rt.Kind, root); err != nil {
+			_ = s.removeAll()
+			return nil, err
+		}
+		s.cfg.Rootfs = root
+	}
 	if err := s.setup(); err != nil {
 		_ = s.removeAll()
 		return nil, fmt.Errorf("create %s sandbox %s: %w", rt.Kind, cfg.Spec.ID, err)

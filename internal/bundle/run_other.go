@@ -25,6 +25,7 @@ type Config struct {
 	NetNS        bool
 	StateDir     string
 	PidsInKernel bool
+	Populate     func(ctx context.Context, rootfs string) error
 	Prepare      bool
 }
 
