@@ -1,0 +1,391 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kavach-go/kavach/internal/kavachtest"
+)
+
+func TestServeFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	loose := filepath.Join(dir, "loose")
+	if err := os.WriteFile(loose, []byte("0123456789abcdef0123\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		stderr string
+	}{
+		{"public tcp without token", []string{"serve", "-b", "noop", "--listen", "tcp://0.0.0.0:0"}, "refusing to listen on a non-loopback address without a token"},
+		{"mcp with listen", []string{"serve", "--mcp", "--listen", "tcp://127.0.0.1:0"}, "--mcp serves stdin/stdout"},
+		{"readable token file", []string{"serve", "-b", "noop", "--token-file", loose}, "lets others read it"},
+		{"bad backend", []string{"serve", "-b", "chroot"}, "unknown backend"},
+		{"bad policy", []string{"serve", "-p", "paranoid"}, "unknown policy"},
+		{"bad listen", []string{"serve", "-b", "noop", "--listen", "localhost:80"}, "bad listen address"},
+		{"bad size", []string{"serve", "-b", "noop", "--max-file", "lots"}, "--max-file"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := run(t, "", tc.args...)
+			if code != exitKavachFailed || !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("exit %d, stderr %q; want 125 and %q", code, stderr, tc.stderr)
+			}
+		})
+	}
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// kavachBinary builds cmd/kavach from the repository once per test run.
+func kavachBinary(t *testing.T) string {
+	t.Helper()
+	gobin := kavachtest.RequireBinary(t, "go")
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kavach-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		// The sandbox init re-executes the binary as another uid.
+		_ = os.Chmod(dir, 0o755)
+		builtBin = filepath.Join(dir, "kavach")
+		out, err := exec.Command(gobin, "build", "-buildvcs=false", "-o", builtBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// processServeBackend skips unless the built kavach can run process
+// sandboxes here, and says why not.
+func processServeBackend(t *testing.T, bin string) {
+	t.Helper()
+	kavachtest.RequireRoot(t)
+	out, err := exec.Command(bin, "backends", "--json").Output()
+	if err != nil {
+		t.Fatalf("kavach backends: %v", err)
+	}
+	var rows []backendRow
+	if err := json.Unmarshal(out, &rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		switch {
+		case r.Name != "process" || r.Available:
+		case strings.HasSuffix(r.Reason, "not implemented"):
+			// A property of this build, not of the host: kavach.Backends()
+			// does not list the process backend yet.
+			t.Skipf("kavach serve needs the process backend, which this build does not register: %s", r.Reason)
+		default:
+			kavachtest.Skip(t, "kavach serve needs the process backend: %s", r.Reason)
+		}
+	}
+}
+
+func unixHTTP(sock string) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+		MaxIdleConnsPerHost: 64,
+	}}
+}
+
+// TestServeSIGTERM starts `kavach serve` as a subprocess, runs 20 execs
+// that would take minutes, sends SIGTERM, and checks that the server
+// exits cleanly within its shutdown deadline and leaves nothing behind:
+// no socket, no workdir, no process, no cgroup, no state directory.
+func TestServeSIGTERM(t *testing.T) {
+	bin := kavachBinary(t)
+	processServeBackend(t, bin)
+	dir, err := os.MkdirTemp("", "ksrv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	_ = os.Chmod(dir, 0o711)
+	work := filepath.Join(dir, "work")
+	if err := os.Mkdir(work, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "k.sock")
+	var stderr bytes.Buffer
+	srv := exec.Command(bin, "serve", "--listen", "unix://"+sock, "--work-root", work, "-b", "process",
+		"--shutdown-timeout", "1s", "--log-format", "text")
+	srv.Stderr = &stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.Wait() }()
+	defer func() {
+		if srv.ProcessState == nil {
+			_ = srv.Process.Kill()
+		}
+	}()
+	c := unixHTTP(sock)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if resp, err := c.Get("http://kavach/v1/sandboxes"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var ids []string
+	for range 2 {
+		resp, err := c.Post("http://kavach/v1/sandboxes", "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			ID string `json:"id"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&v)
+		resp.Body.Close()
+		if resp.StatusCode != 201 {
+			t.Fatalf("create: %d", resp.StatusCode)
+		}
+		ids = append(ids, v.ID)
+	}
+	const n = 20
+	const marker = "123.4567" // sleep's argument, to find leftovers in /proc
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			body := `{"args":["sleep","` + marker + `"]}`
+			resp, err := c.Post("http://kavach/v1/sandboxes/"+ids[i%2]+"/exec", "application/json", strings.NewReader(body))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+	for {
+		if inFlight(c) == n {
+			break
+		}
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatalf("execs in flight: %d, want %d", inFlight(c), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	start := time.Now()
+	if err := srv.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("kavach serve exited with %v after SIGTERM:\n%s", err, stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("kavach serve still running 20s after SIGTERM:\n%s", stderr.String())
+	}
+	t.Logf("exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+	wg.Wait()
+	if !strings.Contains(stderr.String(), "msg=stopped") {
+		t.Errorf("no clean stop in the log:\n%s", stderr.String())
+	}
+	if _, err := os.Lstat(sock); err == nil {
+		t.Error("socket left behind")
+	}
+	if ents, _ := os.ReadDir(work); len(ents) != 0 {
+		t.Errorf("workdirs left behind: %v", ents)
+	}
+	if ps := procsWith(marker); len(ps) > 0 {
+		t.Errorf("processes left behind: %v", ps)
+	}
+	for _, id := range ids {
+		for _, root := range []string{"/sys/fs/cgroup", os.TempDir()} {
+			if left := findNamed(root, id, 5); len(left) > 0 {
+				t.Errorf("sandbox %s left behind: %v", id, left)
+			}
+		}
+		if mi, _ := os.ReadFile("/proc/self/mountinfo"); bytes.Contains(mi, []byte(id)) {
+			t.Errorf("mount of sandbox %s left behind", id)
+		}
+	}
+}
+
+// inFlight reads kavach_execs_in_flight from /metrics.
+func inFlight(c *http.Client) int {
+	resp, err := c.Get("http://kavach/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var n int
+	for _, l := range strings.Split(string(data), "\n") {
+		if _, err := fmt.Sscanf(l, "kavach_execs_in_flight %d", &n); err == nil {
+			return n
+		}
+	}
+	return -1
+}
+
+// procsWith returns the pids whose command line contains s.
+func procsWith(s string) []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		cl, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cl, []byte(s)) {
+			out = append(out, e.Name()+": "+strings.ReplaceAll(string(cl), "\x00", " "))
+		}
+	}
+	return out
+}
+
+// findNamed returns the paths under root, at most depth levels down,
+// whose name contains s.
+func findNamed(root, s string, depth int) []string {
+	var out []string
+	base := strings.Count(root, string(filepath.Separator))
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if strings.Contains(d.Name(), s) {
+			out = append(out, p)
+		}
+		if d.IsDir() && strings.Count(p, string(filepath.Separator))-base >= depth {
+			return filepath.SkipDir
+		}
+		return nil
+	})
+	return out
+}
+
+// inspectorVersion is the MCP Inspector the test runs.
+const inspectorVersion = "2.12.0"
+
+// mcpInspector returns the MCP Inspector's CLI: $KAVACH_MCP_INSPECTOR,
+// or the one in $HOME/.cache/kavach-npm, which it installs there with
+// npm when it is missing.
+func mcpInspector(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("KAVACH_MCP_INSPECTOR"); p != "" {
+		kavachtest.RequireFile(t, p)
+		return p
+	}
+	kavachtest.RequireBinary(t, "node")
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefix := filepath.Join(home, ".cache", "kavach-npm")
+	insp := filepath.Join(prefix, "node_modules", ".bin", "mcp-inspector")
+	if _, err := os.Stat(insp); err == nil {
+		return insp
+	}
+	npm := kavachtest.RequireBinary(t, "npm")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, npm, "install", "--no-audit", "--no-fund", "--prefix", prefix,
+		"@modelcontextprotocol/inspector@"+inspectorVersion).CombinedOutput()
+	if err != nil {
+		kavachtest.Skip(t, "cannot install the MCP Inspector with npm: %v\n%s", err, out)
+	}
+	kavachtest.RequireFile(t, insp)
+	return insp
+}
+
+// TestServeMCPInspector is an MCP round trip with a client that is not
+// ours: the MCP Inspector's CLI (npm @modelcontextprotocol/inspector)
+// lists the tools of `kavach serve --mcp` and calls run.
+func TestServeMCPInspector(t *testing.T) {
+	bin := kavachBinary(t)
+	insp := mcpInspector(t)
+	backend, real := "noop", false
+	if os.Geteuid() == 0 {
+		out, _ := exec.Command(bin, "backends", "--json").Output()
+		var rows []backendRow
+		_ = json.Unmarshal(out, &rows)
+		for _, r := range rows {
+			if r.Name == "process" && r.Available {
+				backend, real = "process", true
+			}
+		}
+	}
+	work, err := os.MkdirTemp("", "kinsp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(work)
+	// Sandboxes run as unprivileged uids that must reach their workdirs.
+	_ = os.Chmod(work, 0o711)
+	inspect := func(args ...string) map[string]any {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		full := append([]string{"--cli", bin, "serve", "--mcp", "-b", backend, "--work-root", work, "--log-level", "error"}, args...)
+		cmd := exec.CommandContext(ctx, insp, full...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("inspector %v: %v\nstdout: %s\nstderr: %s", args, err, out, stderr.String())
+		}
+		var v map[string]any
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("inspector %v: output is not JSON: %v\n%s", args, err, out)
+		}
+		return v
+	}
+	tools := inspect("--method", "tools/list")
+	var names []string
+	for _, tl := range tools["tools"].([]any) {
+		names = append(names, tl.(map[string]any)["name"].(string))
+	}
+	for _, want := range []string{"sandbox_create", "sandbox_exec", "sandbox_write_file", "sandbox_read_file", "sandbox_destroy", "run"} {
+		if !strings.Contains(strings.Join(names, ","), want) {
+			t.Errorf("tools/list lacks %s: %v", want, names)
+		}
+	}
+	res := inspect("--method", "tools/call", "--tool-name", "run", "--tool-arg", `command=["sh","-c","echo via inspector; exit 5"]`)
+	sc, ok := res["structuredContent"].(map[string]any)
+	if !ok || res["isError"] == true {
+		t.Fatalf("run: %v", res)
+	}
+	for _, k := range []string{"exit_code", "stdout", "verdict", "score", "sandbox_id"} {
+		if _, ok := sc[k]; !ok {
+			t.Errorf("run result lacks %s: %v", k, sc)
+		}
+	}
+	if real && (sc["exit_code"] != float64(5) || sc["stdout"] != "via inspector\n" || sc["verdict"] != "Pass") {
+		t.Errorf("run on the process backend: %v", sc)
+	}
+	if ents, _ := os.ReadDir(work); len(ents) != 0 {
+		t.Errorf("workdirs left behind: %v", ents)
+	}
+}
