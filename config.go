@@ -1,6 +1,7 @@
 package kavach
 
 import (
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -80,6 +81,9 @@ type Config struct {
 	// adds the header, replacing any the client sent, so the command uses
 	// the credential without ever holding it.
 	HeaderRules []credential.HeaderRule
+	// EgressRoots are CA certificates the egress proxy trusts for upstream
+	// TLS besides the system roots (a private CA, or a test server's).
+	EgressRoots []*x509.Certificate
 	// Backends replaces the built-in backend list (for tests and embedding).
 	Backends []backend.Backend
 	// Logger receives debug logs; nil discards them.

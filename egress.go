@@ -68,9 +68,10 @@ func (s *Sandbox) setupEgress(ctx context.Context, spec *backend.Spec) error {
 		headers = append(headers, h)
 	}
 	px, err := proxy.New(proxy.Config{
-		Allow:   allowEntries(s.cfg.Policy.Network),
-		Headers: headers,
-		Logger:  s.cfg.Logger,
+		Allow:              allowEntries(s.cfg.Policy.Network),
+		Headers:            headers,
+		ExtraUpstreamRoots: s.cfg.EgressRoots,
+		Logger:             s.cfg.Logger,
 		OnEvent: func(e proxy.Event) {
 			_ = s.audit(context.Background(), EventProxy, map[string]any{"sandbox_id": s.id, "agent_id": s.cfg.AgentID, "event": e})
 		},
