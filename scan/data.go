@@ -63,8 +63,9 @@ func dataFinding(id, category string, sev Severity, message string, s, e int) Fi
 }
 
 // dataPass finds the personal data that has no keyword: emails from '@',
-// IPv6 and MAC addresses from ':', and cards, IBANs, SSNs, phones and IPv4
-// addresses from the start of a run of digits.
+// IPv6 and MAC addresses from ':' (dash-separated MACs from their first
+// digit), and cards, IBANs, SSNs, phones and IPv4 addresses from the start
+// of a run of digits.
 func dataPass(b []byte, emit func(Finding)) {
 	emails(b, emit)
 	n := len(b)
@@ -89,17 +90,21 @@ func dataPass(b []byte, emit func(Finding)) {
 			}
 			continue
 		}
-		if c == '-' && i >= 2 && isHex(b[i-1]) && isHex(b[i-2]) && !isDigit(b[i-2]) {
-			// A dash-separated MAC that starts with a hex letter has no
-			// digit at its start to trigger on.
-			if e := mac(b, i-2); e > 0 {
-				emit(dataFinding("mac-address", "pii_network", Low, "MAC address detected", i-2, e))
-				i = e - 1
+		// c is a digit (or ':', handled above). A dash-separated MAC may
+		// start with hex letters before its first digit ("a0-65-…"); one
+		// with no digit in its first two groups is not found.
+		if i > 0 && isHex(b[i-1]) && !isDigit(b[i-1]) {
+			found := false
+			for s := i - 1; s >= max(0, i-2) && isHex(b[s]); s-- {
+				if e := mac(b, s); e > 0 {
+					emit(dataFinding("mac-address", "pii_network", Low, "MAC address detected", s, e))
+					i, found = e-1, true
+					break
+				}
 			}
-			continue
-		}
-		if classes[c]&clsDigit == 0 {
-			continue
+			if found {
+				continue
+			}
 		}
 		end := i + 1
 		for end < n && isDigit(b[end]) {
@@ -117,20 +122,17 @@ var dataTrigger = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
-	t[':'], t['-'] = true, true
+	t[':'] = true
 	return t
 }()
 
-// hasTrigger reports whether one of the eight bytes in x is a digit, ':'
-// (both in 0x30..0x3a) or '-', with the SWAR tests of "Bit Twiddling
-// Hacks" (hasbetween, haszero); bytes with the high bit set never count.
+// hasTrigger reports whether one of the eight bytes in x is a digit or ':'
+// (together the range 0x30..0x3a), with the SWAR test hasbetween of "Bit
+// Twiddling Hacks"; bytes with the high bit set never count.
 func hasTrigger(x uint64) bool {
 	const ones, hi, lo7 = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
 	t := x & lo7
-	between := (ones*(127+0x3b) - t) &^ x & (t + ones*(127-0x2f)) & hi
-	v := x ^ ones*'-'
-	dash := (v - ones) &^ v & hi
-	return between|dash != 0
+	return (ones*(127+0x3b)-t)&^x&(t+ones*(127-0x2f))&hi != 0
 }
 
 // numberAt tries the digit-led detectors at the start p of a run of digits
