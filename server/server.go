@@ -57,8 +57,9 @@ type Options struct {
 	Gate *scan.GatePolicy
 	// MaxSandboxesPerClient bounds each client's live sandboxes.
 	MaxSandboxesPerClient int
-	// IdleTTL is how long a sandbox may go without a request before it is
-	// destroyed; negative disables reaping.
+	// IdleTTL is how long a sandbox may go unused (no exec, file transfer
+	// or state change; GET does not count) before it is destroyed, and how
+	// long an MCP session over HTTP may stay idle; negative disables both.
 	IdleTTL time.Duration
 	// MaxBodyBytes caps JSON request bodies; MaxFileBytes caps uploads
 	// and downloads.
