@@ -130,7 +130,7 @@ func TestStreamIsLive(t *testing.T) {
 	b := processBackend(t)
 	ts := startServer(t, Options{Backends: []backend.Backend{b}})
 	id := ts.create(t, map[string]any{})
-	body, _ := json.Marshal(map[string]any{"args": []string{"sh", "-c", "echo first; sleep 2; echo second"}})
+	body, _ := json.Marshal(map[string]any{"args": []string{"sh", "-c", "echo first; sleep 20; echo second"}})
 	resp, err := ts.client.Post(ts.base+"/v1/sandboxes/"+id+"/exec/stream", "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -143,6 +143,17 @@ func TestStreamIsLive(t *testing.T) {
 	}
 	if !strings.Contains(line, `"first\n"`) || time.Since(start) > 1500*time.Millisecond {
 		t.Errorf("first event %q after %v; want it before the command ends", line, time.Since(start))
+	}
+	// A client that goes away kills its command: the exec ends long
+	// before the 20 s sleep would.
+	resp.Body.Close()
+	ts.client.CloseIdleConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for ts.srv.metrics.inflight.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the exec outlived its disconnected client")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
