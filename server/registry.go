@@ -29,6 +29,7 @@ type entry struct {
 	root    *os.Root // the workdir; every file access goes through it
 	uid     int      // owner of uploaded files, -1 to leave them as created
 	gid     int
+	created time.Time
 
 	mu       sync.Mutex
 	lastUsed time.Time     // guarded by mu
@@ -153,11 +154,7 @@ func (r *registry) list(owner string) []*entry {
 			out = append(out, e)
 		}
 	}
-	slices.SortFunc(out, func(a, b *entry) int {
-		ca, _, _ := a.sb.Times()
-		cb, _, _ := b.sb.Times()
-		return ca.Compare(cb)
-	})
+	slices.SortFunc(out, func(a, b *entry) int { return a.created.Compare(b.created) })
 	return out
 }
 
@@ -194,6 +191,24 @@ func (r *registry) destroy(ctx context.Context, e *entry, why string) error {
 	}
 	e.gone = true
 	e.mu.Unlock()
+	return r.release(ctx, e, why)
+}
+
+// reapIfIdle destroys e only if it is still idle since before cutoff, so
+// that a request that began after idle() listed it is not cut short.
+func (r *registry) reapIfIdle(ctx context.Context, e *entry, cutoff time.Time) (bool, error) {
+	e.mu.Lock()
+	if e.gone || e.inflight > 0 || !e.lastUsed.Before(cutoff) {
+		e.mu.Unlock()
+		return false, nil
+	}
+	e.gone = true
+	e.mu.Unlock()
+	return true, r.release(ctx, e, "idle")
+}
+
+// release does destroy's work once e is marked gone.
+func (r *registry) release(ctx context.Context, e *entry, why string) error {
 	err := e.sb.Destroy(ctx)
 	_ = e.root.Close()
 	if rerr := os.RemoveAll(e.workdir); rerr != nil {

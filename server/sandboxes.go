@@ -205,7 +205,7 @@ func (s *Server) newSandbox(ctx context.Context, owner string, req createRequest
 	if err != nil {
 		return nil, fmt.Errorf("open workdir: %w", err)
 	}
-	e := &entry{id: sb.ID(), owner: owner, sb: sb, workdir: cfg.Workdir, root: root, uid: uid, gid: gid}
+	e := &entry{id: sb.ID(), owner: owner, sb: sb, workdir: cfg.Workdir, root: root, uid: uid, gid: gid, created: time.Now()}
 	s.reg.add(e)
 	if s.closing.Load() {
 		// Shutdown may have listed the sandboxes before this one was added.

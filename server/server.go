@@ -208,6 +208,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 		ConnContext:       connContext,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
@@ -285,9 +286,12 @@ func (s *Server) reap() {
 		case <-s.life.Done():
 			return
 		case now := <-t.C:
-			for _, e := range s.reg.idle(now.Add(-s.opts.IdleTTL)) {
-				s.log.Info("reaping idle sandbox", slog.String("sandbox_id", e.id), slog.String("client", e.owner))
-				_ = s.reg.destroy(context.WithoutCancel(s.life), e, "idle")
+			cutoff := now.Add(-s.opts.IdleTTL)
+			for _, e := range s.reg.idle(cutoff) {
+				reaped, err := s.reg.reapIfIdle(context.WithoutCancel(s.life), e, cutoff)
+				if reaped {
+					s.log.Info("reaped idle sandbox", slog.String("sandbox_id", e.id), slog.String("client", e.owner), slog.Any("err", err))
+				}
 			}
 		}
 	}
