@@ -11,6 +11,7 @@ import (
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/backend/backendtest"
 	"github.com/kavach-go/kavach/backend/gvisor"
+	"github.com/kavach-go/kavach/internal/bundle"
 	"github.com/kavach-go/kavach/internal/kavachtest"
 	"github.com/kavach-go/kavach/internal/reexec"
 	"github.com/kavach-go/kavach/policy"
@@ -145,4 +146,53 @@ func TestMaxPids(t *testing.T) {
 	if !strings.Contains(out, "alive") || strings.Contains(out, "started") || !strings.Contains(errs, "fork") {
 		t.Errorf("40 sleeps under max_pids 16: %+v %q %q", st, out, errs)
 	}
+}
+
+// TestNoLeaks runs leakRuns commands, a tenth of them killed, and checks that
+// no cgroup, runsc state, bundle directory, sandbox process or descriptor
+// of this process is left behind.
+func TestNoLeaks(t *testing.T) {
+	b := available(t)
+	_, platform, _ := b.Runsc(t.Context())
+	state := "/run/kavach/runsc/" + platform
+	before := bundle.Leftovers(backend.GVisor, state)
+	fds := countFDs(t)
+	sb, err := b.Create(t.Context(), backend.Spec{ID: "leaks", Policy: policy.Strict()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range leakRuns {
+		args := []string{"/bin/true"}
+		if i%10 == 9 {
+			args = []string{"/bin/sleep", "100"}
+		}
+		p, err := sb.Start(t.Context(), &backend.Command{Args: args, Env: []string{"PATH=/usr/bin:/bin"}, Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 9 {
+			_ = p.Kill()
+		}
+		if _, err := p.Wait(); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	if err := sb.Destroy(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if after := bundle.Leftovers(backend.GVisor, state); len(after) > len(before) {
+		t.Errorf("left behind: %v (before: %v)", after, before)
+	}
+	if n := countFDs(t); n > fds {
+		t.Errorf("descriptors: %d before, %d after", fds, n)
+	}
+}
+
+func countFDs(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/backend/backendtest"
 	"github.com/kavach-go/kavach/backend/oci"
+	"github.com/kavach-go/kavach/internal/bundle"
 	"github.com/kavach-go/kavach/internal/kavachtest"
 	"github.com/kavach-go/kavach/internal/reexec"
 	"github.com/kavach-go/kavach/policy"
@@ -216,7 +217,11 @@ func BenchmarkExec(b *testing.B) {
 	for _, name := range oci.Runtimes {
 		b.Run(name, func(b *testing.B) {
 			kavachtest.RequireBinary(b, name)
-			sb, err := oci.New(oci.WithRuntime(name)).Create(b.Context(), backend.Spec{ID: "bench", Policy: policy.Basic()})
+			pol := policy.Basic()
+			if os.Getenv("KAVACH_BENCH_STRICT") != "" {
+				pol = policy.Strict()
+			}
+			sb, err := oci.New(oci.WithRuntime(name)).Create(b.Context(), backend.Spec{ID: "bench", Policy: pol})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -275,4 +280,60 @@ func TestPrepare(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNoLeaks runs leakRuns commands with the preferred runtime (at most
+// 30 with the other, to keep the test short), a tenth of them killed, and checks that
+// no cgroup, runtime state, bundle directory, container process or
+// descriptor of this process is left behind.
+func TestNoLeaks(t *testing.T) {
+	for name, b := range runtimes(t) {
+		t.Run(name, func(t *testing.T) {
+			state := "/run/kavach/" + name
+			before := bundle.Leftovers(backend.OCI, state)
+			fds := countFDs(t)
+			sb, err := b.Create(t.Context(), backend.Spec{ID: "leaks", Policy: policy.Strict()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := leakRuns
+			if name != oci.Runtimes[0] {
+				n = min(n, 30)
+			}
+			for i := range n {
+				args := []string{"/bin/true"}
+				if i%10 == 9 {
+					args = []string{"/bin/sleep", "100"}
+				}
+				p, err := sb.Start(t.Context(), &backend.Command{Args: args, Env: []string{"PATH=/usr/bin:/bin"}, Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i%10 == 9 {
+					_ = p.Kill()
+				}
+				if _, err := p.Wait(); err != nil {
+					t.Fatalf("run %d: %v", i, err)
+				}
+			}
+			if err := sb.Destroy(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if after := bundle.Leftovers(backend.OCI, state); len(after) > len(before) {
+				t.Errorf("left behind: %v (before: %v)", after, before)
+			}
+			if n := countFDs(t); n > fds {
+				t.Errorf("descriptors: %d before, %d after", fds, n)
+			}
+		})
+	}
+}
+
+func countFDs(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(es)
 }
