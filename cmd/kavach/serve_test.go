@@ -134,9 +134,13 @@ func TestServeSIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "k.sock")
+	keyFile, auditLog := filepath.Join(dir, "audit.key"), filepath.Join(dir, "audit.jsonl")
+	if err := os.WriteFile(keyFile, []byte("serve-test-audit-key-0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var stderr bytes.Buffer
 	srv := exec.Command(bin, "serve", "--listen", "unix://"+sock, "--work-root", work, "-b", "process",
-		"--shutdown-timeout", "1s", "--log-format", "text")
+		"--shutdown-timeout", "1s", "--log-format", "text", "--audit-log", auditLog, "--audit-key-file", keyFile)
 	srv.Stderr = &stderr
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -220,6 +224,14 @@ func TestServeSIGTERM(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(work); len(ents) != 0 {
 		t.Errorf("workdirs left behind: %v", ents)
+	}
+	// The audit chain was flushed and closed: it verifies, and records
+	// both sandboxes' destruction.
+	if out, err := exec.Command(bin, "audit", "verify", auditLog, "--key-file", keyFile).CombinedOutput(); err != nil {
+		t.Errorf("audit verify after SIGTERM: %v\n%s", err, out)
+	}
+	if data, _ := os.ReadFile(auditLog); bytes.Count(data, []byte(`"sandbox.destroy"`)) != len(ids) {
+		t.Errorf("audit log has %d destroy events, want %d", bytes.Count(data, []byte(`"sandbox.destroy"`)), len(ids))
 	}
 	if ps := procsWith(marker); len(ps) > 0 {
 		t.Errorf("processes left behind: %v", ps)
