@@ -67,6 +67,35 @@ func TestOpenAPIRoutes(t *testing.T) {
 			t.Errorf("openapi.json documents %s, which is not routed", d)
 		}
 	}
+	// Every $ref points at a component that exists.
+	var whole map[string]any
+	if err := json.Unmarshal(file, &whole); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if ref, ok := x.(string); ok && k == "$ref" {
+					var node any = whole
+					for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+						m, _ := node.(map[string]any)
+						node = m[part]
+					}
+					if node == nil {
+						t.Errorf("dangling $ref %s", ref)
+					}
+				}
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(whole)
 	r := do(t, ts.client, "GET", ts.base+"/openapi.json", nil)
 	if r.status != 200 || !bytes.Equal(r.body, file) {
 		t.Errorf("/openapi.json: status %d, same as the file: %v", r.status, bytes.Equal(r.body, file))
