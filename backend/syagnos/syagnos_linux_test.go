@@ -23,7 +23,7 @@ import (
 // testImage imports a tiny image into podman's local store: a static
 // busybox and an /etc/sy-agnos-release of the given tier, built as a tar
 // in memory (no registry), and removes it when the test ends.
-func testImage(t *testing.T, tier string) string {
+func testImage(t testing.TB, tier string) string {
 	t.Helper()
 	kavachtest.RequireRoot(t)
 	podman := kavachtest.RequireBinary(t, "podman")
@@ -155,5 +155,25 @@ func TestImageMissing(t *testing.T) {
 	err := syagnos.New(syagnos.WithEngine("podman"), syagnos.WithImage("localhost/kavach-no-such-image:none")).Available(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "kavach never pulls") {
 		t.Errorf("Available without the image = %v", err)
+	}
+}
+
+// BenchmarkExec measures one command, /bin/true, as a fresh podman
+// container of a local image.
+func BenchmarkExec(b *testing.B) {
+	bk := syagnos.New(syagnos.WithEngine("podman"), syagnos.WithImage(testImage(b, "minimal")))
+	sb, err := bk.Create(b.Context(), backend.Spec{ID: "bench", Policy: policy.Minimal()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	for b.Loop() {
+		p, err := sb.Start(b.Context(), &backend.Command{Args: []string{"/bin/true"}, Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st, err := p.Wait(); err != nil || st.Code != 0 {
+			b.Fatalf("status %+v %v", st, err)
+		}
 	}
 }
