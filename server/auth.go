@@ -146,6 +146,16 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 			id = "uid:" + strconv.Itoa(p.uid)
 		} else {
+			// Loopback TCP without a token: a web page could reach it
+			// through DNS rebinding, which shows as a foreign Host.
+			host := r.Host
+			if h, _, err := net.SplitHostPort(host); err == nil {
+				host = h
+			}
+			if !loopback(strings.Trim(host, "[]")) {
+				writeError(w, http.StatusForbidden, "forbidden_host", "without a token only a loopback Host is served")
+				return
+			}
 			id = "anonymous"
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyClient, id)))

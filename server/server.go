@@ -176,7 +176,13 @@ func New(opts Options) (*Server, error) {
 	s.mcp = s.newMCPServer()
 	s.mcpHTTP = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp },
 		&mcp.StreamableHTTPOptions{SessionTimeout: s.idleTTL(), MaxRequestBodyBytes: opts.MaxBodyBytes + opts.MaxFileBytes*2})
-	s.handler = s.accessLog(s.authenticate(s.mux))
+	// Browsers must not drive the API from other origins (a page POSTing
+	// to a loopback port); Sec-Fetch-Site and Origin tell.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusForbidden, "cross_origin", "cross-origin requests are refused")
+	}))
+	s.handler = s.accessLog(cop.Handler(s.authenticate(s.mux)))
 	if opts.IdleTTL > 0 {
 		s.wg.Go(s.reap)
 	} else {

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -83,5 +85,64 @@ func TestTCPToken(t *testing.T) {
 	}
 	if owner := ts.srv.reg.list("")[0].owner; owner != "token:ci" {
 		t.Errorf("owner %q, want token:ci", owner)
+	}
+}
+
+// TestBrowserRequestsRefused checks that a web page cannot drive a
+// token-less loopback server: cross-origin requests and DNS-rebound
+// Host names get 403 and create nothing.
+func TestBrowserRequestsRefused(t *testing.T) {
+	srv, err := New(Options{DefaultBackend: "noop", WorkRoot: shortTemp(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := Listen("tcp://127.0.0.1:0", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Shutdown(context.Background())
+	base := "http://" + ln.Addr().String()
+	c := &http.Client{}
+	tests := []struct {
+		name   string
+		hdr    []string
+		status int
+		code   string
+	}{
+		{"cross-site fetch", []string{"Sec-Fetch-Site", "cross-site", "Origin", "http://evil.example"}, 403, "cross_origin"},
+		{"foreign origin", []string{"Origin", "http://evil.example"}, 403, "cross_origin"},
+		{"rebound host", []string{"Host", "evil.example:8080"}, 403, "forbidden_host"},
+		{"loopback", nil, 201, ""},
+		{"localhost host", []string{"Host", "localhost"}, 201, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", base+"/v1/sandboxes", strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "text/plain")
+			for i := 0; i+1 < len(tc.hdr); i += 2 {
+				if tc.hdr[i] == "Host" {
+					req.Host = tc.hdr[i+1]
+				} else {
+					req.Header.Set(tc.hdr[i], tc.hdr[i+1])
+				}
+			}
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			r := response{status: resp.StatusCode, body: data}
+			if r.status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.status, tc.status, data)
+			}
+			if tc.code != "" && r.errCode(t) != tc.code {
+				t.Errorf("code %s: %s", r.errCode(t), data)
+			}
+		})
+	}
+	if n := srv.reg.count(); n != 2 {
+		t.Errorf("%d sandboxes, want the 2 legitimate ones", n)
 	}
 }
