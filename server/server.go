@@ -105,7 +105,6 @@ type Server struct {
 
 	mu      sync.Mutex
 	servers []*http.Server // guarded by mu
-	reaper  chan struct{}
 	wg      sync.WaitGroup // background goroutines (reaper, MCP session watchers)
 	active  sync.WaitGroup // handlers in flight; Add only under mu while not closing
 }
@@ -168,7 +167,6 @@ func New(opts Options) (*Server, error) {
 		log:     opts.Logger,
 		metrics: newMetrics(),
 		mux:     http.NewServeMux(),
-		reaper:  make(chan struct{}),
 	}
 	s.life, s.cancelLife = context.WithCancel(context.Background())
 	s.reg = newRegistry(s.metrics)
@@ -185,8 +183,6 @@ func New(opts Options) (*Server, error) {
 	s.handler = s.accessLog(cop.Handler(s.authenticate(s.mux)))
 	if opts.IdleTTL > 0 {
 		s.wg.Go(s.reap)
-	} else {
-		close(s.reaper)
 	}
 	return s, nil
 }
