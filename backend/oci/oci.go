@@ -110,6 +110,7 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (backend.Sandbo
 		NetNS: e.Network != backend.NetworkHost, StateDir: b.stateDir,
 		Populate: b.populate(),
 		Prepare:  true,
+		CgroupFS: true,
 	})
 }
 

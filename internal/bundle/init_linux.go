@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -73,6 +74,7 @@ func runInit() {
 	if ws.Signaled() {
 		st = Status{Signal: int(ws.Signal())}
 	}
+	st.OOM = oomKills() > 0
 	if err := os.WriteFile(status, []byte(st.String()+"\n"), 0o600); err != nil {
 		fmt.Fprintf(os.Stderr, "kavach init: write status: %v\n", err)
 		os.Exit(125)
@@ -126,4 +128,24 @@ func runExec() {
 		os.Exit(126)
 	}
 	os.Exit(127)
+}
+
+// oomKills returns the OOM kills counted in the container's memory
+// cgroup, as seen through the read-only cgroup mount (cgroup v2
+// memory.events, or v1 memory.oom_control's oom_kill line), or 0 when
+// it cannot tell.
+func oomKills() int {
+	for _, f := range []string{"/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if n, ok := strings.CutPrefix(line, "oom_kill "); ok {
+				v, _ := strconv.Atoi(strings.TrimSpace(n))
+				return v
+			}
+		}
+	}
+	return 0
 }

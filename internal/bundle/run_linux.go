@@ -46,6 +46,8 @@ type Config struct {
 	NetNS bool
 	// StateDir holds the sandbox's directories; "" is os.TempDir.
 	StateDir string
+	// CgroupFS: see Options.CgroupFS.
+	CgroupFS bool
 	// PidsInKernel: see Options.PidsInKernel.
 	PidsInKernel bool
 	// Populate, when set, fills a fresh root directory (inside the
@@ -225,7 +227,7 @@ func (s *sandbox) Start(ctx context.Context, cmd *backend.Command) (backend.Proc
 	if err := os.MkdirAll(status, 0o700); err != nil {
 		return nil, fmt.Errorf("start: %w", err)
 	}
-	o := Options{Policy: s.cfg.Spec.Policy, NetNS: s.cfg.NetNS, CgroupsPath: "/kavach/" + id, Hostname: "kavach", PidsInKernel: s.cfg.PidsInKernel}
+	o := Options{Policy: s.cfg.Spec.Policy, NetNS: s.cfg.NetNS, CgroupsPath: "/kavach/" + id, Hostname: "kavach", PidsInKernel: s.cfg.PidsInKernel, CgroupFS: s.cfg.CgroupFS}
 	l := Layout{Rootfs: s.rootfs, HostBinds: s.hostBinds, Init: s.init, Status: status, Workdir: s.workdir, Files: s.files}
 	spec := Spec(o, l, Command{Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir, Profile: s.cfg.Enforced.Seccomp})
 	data, err := json.MarshalIndent(spec, "", "\t")
@@ -484,7 +486,7 @@ func (p *proc) result(runErr error) (backend.ExitStatus, error) {
 		if err != nil {
 			return backend.ExitStatus{}, err
 		}
-		return backend.ExitStatus{Code: st.Code, Signal: syscall.Signal(st.Signal)}, nil
+		return backend.ExitStatus{Code: st.Code, Signal: syscall.Signal(st.Signal), OOM: st.OOM}, nil
 	}
 	p.mu.Lock()
 	killed := p.killed

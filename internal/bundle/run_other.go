@@ -24,6 +24,7 @@ type Config struct {
 	Rootfs       string
 	NetNS        bool
 	StateDir     string
+	CgroupFS     bool
 	PidsInKernel bool
 	Populate     func(ctx context.Context, rootfs string) error
 	Prepare      bool

@@ -100,6 +100,11 @@ type Options struct {
 	CgroupsPath string
 	// Hostname of the container.
 	Hostname string
+	// CgroupFS mounts the container's own cgroups read-only at
+	// /sys/fs/cgroup (as runc's default spec does), where the init reads
+	// the OOM-kill count and `kavach verify` the limits. It needs NetNS,
+	// like /sys.
+	CgroupFS bool
 	// PidsInKernel enforces max_pids with RLIMIT_NPROC inside the
 	// container's kernel instead of the host's pids cgroup, whose count
 	// would include the runtime's own threads (gVisor's sentry has dozens
@@ -196,6 +201,9 @@ func mounts(o Options, l Layout) []specs.Mount {
 		// sysfs can only be mounted in a network namespace of one's own;
 		// without one, /sys is left out rather than bound from the host.
 		ms = append(ms, specs.Mount{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}})
+		if o.CgroupFS {
+			ms = append(ms, specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}})
+		}
 	}
 	for _, d := range l.HostBinds {
 		ms = append(ms, bind(d, d, true))
@@ -288,31 +296,42 @@ func parseInitArgs(args []string) (status, profile string, env, argv []string, e
 type Status struct {
 	Code   int
 	Signal int
+	// OOM says the container's memory cgroup killed a process for want
+	// of memory while the command ran.
+	OOM bool
 }
 
 // String encodes s for the status file.
 func (s Status) String() string {
+	v := "exit " + strconv.Itoa(s.Code)
 	if s.Signal != 0 {
-		return "signal " + strconv.Itoa(s.Signal)
+		v = "signal " + strconv.Itoa(s.Signal)
 	}
-	return "exit " + strconv.Itoa(s.Code)
+	if s.OOM {
+		v += " oom"
+	}
+	return v
 }
 
 // ParseStatus decodes a status file written by the init.
 func ParseStatus(b []byte) (Status, error) {
-	kind, num, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
-	n, err := strconv.Atoi(num)
-	if !ok || err != nil || n < 0 || n > 255 {
+	f := strings.Fields(string(b))
+	if len(f) < 2 || len(f) > 3 || (len(f) == 3 && f[2] != "oom") {
 		return Status{}, fmt.Errorf("parse status %q: %w", b, ErrNoStatus)
 	}
-	switch kind {
+	n, err := strconv.Atoi(f[1])
+	if err != nil || n < 0 || n > 255 || strconv.Itoa(n) != f[1] {
+		return Status{}, fmt.Errorf("parse status %q: %w", b, ErrNoStatus)
+	}
+	oom := len(f) == 3
+	switch f[0] {
 	case "exit":
-		return Status{Code: n}, nil
+		return Status{Code: n, OOM: oom}, nil
 	case "signal":
 		if n == 0 || n > 64 {
 			break
 		}
-		return Status{Signal: n}, nil
+		return Status{Signal: n, OOM: oom}, nil
 	}
 	return Status{}, fmt.Errorf("parse status %q: %w", b, ErrNoStatus)
 }
