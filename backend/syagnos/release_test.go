@@ -1,6 +1,7 @@
 package syagnos_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/kavach-go/kavach/backend/syagnos"
@@ -38,4 +39,12 @@ func FuzzParseRelease(f *testing.F) {
 			t.Fatalf("ParseRelease(%q) = %d, out of range", b, got)
 		}
 	})
+}
+
+func ExampleParseRelease() {
+	fmt.Println(syagnos.ParseRelease([]byte("NAME=sy-agnos\ntier=dmverity\n")))
+	fmt.Println(syagnos.ParseRelease([]byte(`{"tier":"tpm_measured"}`)))
+	// Output:
+	// 2
+	// 3
 }
