@@ -17,11 +17,14 @@
 // limits, the caller's environment only (--unsetenv-all; the engine still
 // sets HOME and HOSTNAME), and the sandbox's workdir at /work.
 //
-// The engine applies its own default seccomp profile; kavach's profiles
-// cannot be handed to it (internal/seccomp compiles BPF and exposes no
-// syscall lists for an OCI seccomp section), so a policy asking for
-// seccomp is refused unless best effort is allowed, and Enforced.Seccomp
-// stays empty either way. Engines report a command killed by signal N as
-// exit code 128+N, so this backend reports exit codes above 128 as
-// signals.
+// Seccomp is kavach's own compiled filter where the engine can take it:
+// podman with crun as its OCI runtime installs the raw BPF program given
+// in the run.oci.seccomp_bpf_data annotation in place of the engine's
+// default profile. Other engines (docker, podman with runc) apply only
+// their default profile, which is not kavach's, so a policy asking for
+// seccomp is refused there unless best effort is allowed, and
+// Enforced.Seccomp stays empty.
+//
+// Engines report a command killed by signal N as exit code 128+N, so this
+// backend reports exit codes above 128 as signals.
 package syagnos

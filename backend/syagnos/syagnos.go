@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/internal/cgroup"
+	"github.com/kavach-go/kavach/internal/seccomp"
 	"github.com/kavach-go/kavach/policy"
 )
 
@@ -46,6 +49,10 @@ type Backend struct {
 type found struct {
 	engine, path string
 	tier         int
+	// bpf says the engine's OCI runtime installs a raw BPF program given
+	// in the run.oci.seccomp_bpf_data annotation (podman with crun), so
+	// kavach's own compiled filter can be used.
+	bpf bool
 }
 
 // Option configures a Backend.
@@ -123,7 +130,13 @@ func (b *Backend) find(ctx context.Context) (found, error) {
 			reasons = append(reasons, fmt.Sprintf("%s: cannot run image %s: %s", e, b.image, out))
 			continue
 		}
-		b.found = &found{engine: e, path: path, tier: tier}
+		bpf := false
+		if e == "podman" {
+			if out, err := engineOutput(ctx, path, "info", "--format", "{{.Host.OCIRuntime.Name}}"); err == nil && out == "crun" {
+				bpf = true
+			}
+		}
+		b.found = &found{engine: e, path: path, tier: tier, bpf: bpf}
 		return *b.found, nil
 	}
 	return found{}, backend.Unavailable(backend.SyAgnos, "%s", strings.Join(reasons, "; "))
@@ -196,7 +209,13 @@ func (b *Backend) Plan(ctx context.Context, p policy.Policy) (backend.Enforced, 
 		e.Network = "bridge"
 	}
 	if prof := p.Profile(); prof != "" {
-		if err := notSupported("seccomp profile "+prof, f.engine+" applies its own default seccomp profile; kavach's cannot be handed to it"); err != nil {
+		if f.bpf {
+			flt, err := seccomp.Build(prof)
+			if err != nil {
+				return backend.Enforced{}, fmt.Errorf("plan sy-agnos: %w", err)
+			}
+			e.Seccomp, e.SeccompRules = prof, flt.Rules()
+		} else if err := notSupported("seccomp profile "+prof, f.engine+" applies its own default seccomp profile and its runtime takes no raw BPF program (only podman with crun does)"); err != nil {
 			return backend.Enforced{}, err
 		}
 	}
@@ -237,6 +256,14 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (backend.Sandbo
 		return nil, fmt.Errorf("create sy-agnos sandbox: %w", err)
 	}
 	s := &sandbox{engine: f.path, image: b.image, spec: spec, enforced: e, dir: dir, procs: map[*proc]struct{}{}}
+	if e.Seccomp != "" {
+		flt, err := seccomp.Build(e.Seccomp)
+		if err != nil {
+			_ = s.remove()
+			return nil, fmt.Errorf("create sy-agnos sandbox: %w", err)
+		}
+		s.bpf = bpfBase64(flt)
+	}
 	if err := s.setup(); err != nil {
 		_ = s.remove()
 		return nil, fmt.Errorf("create sy-agnos sandbox %s: %w", spec.ID, err)
@@ -253,6 +280,7 @@ type sandbox struct {
 	workdir  string
 	filesDir string
 	volumes  []string // -v arguments
+	bpf      string   // base64 of the seccomp program, "" for none
 
 	mu        sync.Mutex
 	procs     map[*proc]struct{} // guarded by mu
@@ -316,6 +344,10 @@ func (s *sandbox) runArgs(name string, cmd *backend.Command) []string {
 	a := []string{"run", "--rm", "--name", name, "--init", "--unsetenv-all",
 		"--cap-drop=ALL", "--security-opt=no-new-privileges", "--log-driver=none"}
 	a = append(a, ulimits()...)
+	if s.enforced.Seccomp != "" {
+		// crun replaces the engine's default profile with this program.
+		a = append(a, "--annotation", "run.oci.seccomp_bpf_data="+s.bpf)
+	}
 	if s.enforced.Network == "bridge" {
 		a = append(a, "--network", "bridge")
 	} else {
@@ -556,4 +588,17 @@ func (p *proc) Kill() error {
 		}
 	}()
 	return nil
+}
+
+// bpfBase64 encodes f's program as crun's run.oci.seccomp_bpf_data wants
+// it: the struct sock_filter array in the machine's byte order (both
+// architectures kavach compiles filters for are little-endian), base64.
+func bpfBase64(f *seccomp.Filter) string {
+	var b []byte
+	for _, in := range f.Program() {
+		b = binary.LittleEndian.AppendUint16(b, in.Code)
+		b = append(b, in.Jt, in.Jf)
+		b = binary.LittleEndian.AppendUint32(b, in.K)
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }
