@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -52,12 +53,15 @@ func (b *Backend) pick(ctx context.Context) (runtime, error) {
 // crun (1.8) refuses a cgroup v1 host whose unified hierarchy, mounted
 // beside the v1 ones ("hybrid"), still has controllers attached: "cgroups
 // in hybrid mode not supported, drop all controllers from cgroupv2".
-func crunHybridProblem() string {
+func crunHybridProblem() string { return crunHybridProblemAt("/sys/fs/cgroup") }
+
+// crunHybridProblemAt is crunHybridProblem for the cgroup mount at root.
+func crunHybridProblemAt(root string) string {
 	var st unix.Statfs_t
-	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+	if unix.Statfs(root, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
 		return "" // pure cgroup v2
 	}
-	b, err := os.ReadFile("/sys/fs/cgroup/unified/cgroup.controllers")
+	b, err := os.ReadFile(filepath.Join(root, "unified", "cgroup.controllers"))
 	if err != nil {
 		return ""
 	}
