@@ -4,7 +4,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        ?= ./...
 TESTFLAGS   ?= -race -count=1 -timeout 30m
 
-.PHONY: all build test check fmt fmt-check vet lint tidy-check bench fuzz clean
+.PHONY: all build test check fmt fmt-check vet lint tidy-check bench bench-tools fuzz clean
 
 all: build
 
@@ -38,13 +38,20 @@ tidy-check:
 
 check: fmt-check vet lint tidy-check test
 
-# Side-by-side benchmarks against peers (bubblewrap, gitleaks, ...): each
-# program prints both sides and the ratio, measured in the same run.
-bench: build
+# Side-by-side benchmarks against peers, each measured in the same run and
+# printed with the ratio: the process backend against bubblewrap, the
+# scanners against gitleaks, the proxy against direct requests; then the
+# Go benchmarks of every package.
+GITLEAKS ?= $(shell $(GO) env GOPATH)/bin/gitleaks
+bench: build bench-tools
+	$(GO) run ./bench/process -kavach $(CURDIR)/bin/kavach
+	$(GO) run ./bench/scan -kavach $(CURDIR)/bin/kavach -gitleaks $(GITLEAKS)
+	$(GO) run ./bench/proxy
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
-	@for d in bench/*/; do \
-	  echo "== $$d"; $(GO) run ./$$d -kavach $(CURDIR)/bin/kavach || exit 1; \
-	done
+
+bench-tools:
+	@command -v bwrap >/dev/null || apt-get install -y -qq bubblewrap
+	@test -x $(GITLEAKS) || $(GO) install github.com/zricethezav/gitleaks/v8@v8.30.1
 
 # Short fuzzing of every Fuzz target (FUZZTIME each).
 FUZZTIME ?= 10s
