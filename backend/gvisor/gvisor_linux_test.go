@@ -6,7 +6,9 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/backend/backendtest"
@@ -195,4 +197,25 @@ func countFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(es)
+}
+
+// TestTimeout checks that the policy's timeout kills the command and
+// everything it started.
+func TestTimeout(t *testing.T) {
+	b := available(t)
+	p := policy.Basic()
+	p.TimeoutMS = 500
+	sb, err := b.Create(t.Context(), backend.Spec{ID: "gvisor-timeout", Policy: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Destroy(context.Background())
+	start := time.Now()
+	st, out, _ := run(t, sb, "sleep 100 & sleep 100 & echo started; wait")
+	if st.Signal != syscall.SIGKILL || out != "started\n" {
+		t.Errorf("status %+v output %q", st, out)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("a 500ms timeout took %v", d)
+	}
 }

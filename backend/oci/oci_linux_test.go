@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -338,4 +339,30 @@ func countFDs(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return len(es)
+}
+
+// TestTimeout checks that the policy's timeout kills the command and
+// everything it started.
+func TestTimeout(t *testing.T) {
+	for name, b := range runtimes(t) {
+		t.Run(name, func(t *testing.T) {
+			p := policy.Basic()
+			p.TimeoutMS = 500
+			sb := create(t, b, p)
+			start := time.Now()
+			st, out, _ := run(t, sb, "sleep 100 & sleep 100 & echo started; wait")
+			if st.Signal != syscall.SIGKILL || out != "started\n" {
+				t.Errorf("status %+v output %q", st, out)
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("a 500ms timeout took %v", d)
+			}
+			if err := sb.Destroy(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if left := bundle.Leftovers(backend.OCI, "/run/kavach/"+name); len(left) > 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
+	}
 }
