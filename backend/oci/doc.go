@@ -15,8 +15,14 @@
 // There is no user namespace: the command is uid 0 without any
 // capability. Mapping it to an unprivileged host uid would make the
 // caller's read-write mounts and workdir unwritable unless they were
-// chowned, and the capability-free uid 0 cannot mount, load modules,
-// trace, or bypass file permissions.
+// chowned. The capability-free uid 0 cannot mount, load modules, trace,
+// or override permissions (no CAP_DAC_OVERRIDE), though it still owns
+// root-owned files on the read-write mounts it is given. Enforced.UID
+// says 0.
+//
+// The container's own cgroups are mounted read-only at /sys/fs/cgroup, as
+// in runc's default spec, so the init can report OOM kills
+// (ExitStatus.OOM) and `kavach verify` can see the limits.
 //
 // crun refuses to run on a cgroup v1 "hybrid" host where any controller
 // is still attached to the unified (v2) hierarchy, as hugetlb is on
