@@ -102,31 +102,40 @@ func TestLoad(t *testing.T) {
 }
 
 // TestIdleReaper checks that an idle sandbox is destroyed after the TTL
-// and one in use is not.
+// and one with a request in flight is not.
 func TestIdleReaper(t *testing.T) {
-	ts := startServer(t, Options{IdleTTL: 150 * time.Millisecond})
+	ts := startServer(t, Options{IdleTTL: 100 * time.Millisecond})
 	idle := ts.create(t, map[string]any{})
 	busy := ts.create(t, map[string]any{})
+	e, _ := ts.srv.reg.lookup(ts.srv.reg.list("")[0].owner, busy)
+	done, ok := e.begin() // a request that runs for the whole test
+	if !ok {
+		t.Fatal("begin")
+	}
 	deadline := time.Now().Add(5 * time.Second)
-	for {
-		do(t, ts.client, "GET", ts.base+"/v1/sandboxes/"+busy, nil) // GET does not count as use
-		do(t, ts.client, "POST", ts.base+"/v1/sandboxes/"+busy+"/exec", map[string]any{"args": []string{"true"}})
-		if do(t, ts.client, "GET", ts.base+"/v1/sandboxes/"+idle, nil).status == 404 {
-			break
-		}
+	for do(t, ts.client, "GET", ts.base+"/v1/sandboxes/"+idle, nil).status != 404 {
 		if time.Now().After(deadline) {
 			t.Fatal("idle sandbox not reaped")
 		}
-		time.Sleep(30 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
+	time.Sleep(300 * time.Millisecond) // several reaper rounds
 	if r := do(t, ts.client, "GET", ts.base+"/v1/sandboxes/"+busy, nil); r.status != 200 {
-		t.Errorf("busy sandbox reaped: %d", r.status)
+		t.Errorf("sandbox with a request in flight reaped: %d", r.status)
 	}
+	done()
 	// A reaped sandbox's DELETE is idempotent too.
 	if r := do(t, ts.client, "DELETE", ts.base+"/v1/sandboxes/"+idle, nil); r.status != 204 {
 		t.Errorf("delete of a reaped sandbox: %d %s", r.status, r.body)
 	}
 	if m := string(do(t, ts.client, "GET", ts.base+"/metrics", nil).body); !strings.Contains(m, `kavach_sandboxes_destroyed_total{reason="idle"} 1`) {
 		t.Errorf("metrics:\n%s", m)
+	}
+	// Once its request ended, the busy one goes idle and is reaped too.
+	for do(t, ts.client, "GET", ts.base+"/v1/sandboxes/"+busy, nil).status != 404 {
+		if time.Now().After(deadline) {
+			t.Fatal("sandbox not reaped after its request ended")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
