@@ -115,10 +115,10 @@ print(n, err)`)
 		t.Errorf("forks under max_pids 24: %q %q (want fewer than 24, then EAGAIN)", r.stdout, r.stderr)
 	}
 	// A real fork bomb, ended by Kill as the core's timeout does.
-	out := &syncBuffer{}
-	pr, err := sb.Start(t.Context(), &backend.Command{Args: []string{"sh", "-c", "echo go; b() { b | b & }; b; sleep 1000"}, Env: pathEnv, Stdout: out, Stderr: &syncBuffer{}})
+	out, errOut := &syncBuffer{}, &syncBuffer{}
+	pr, err := sb.Start(t.Context(), &backend.Command{Args: []string{"sh", "-c", "echo go; b() { b | b & }; b; sleep 1000"}, Env: pathEnv, Stdout: out, Stderr: errOut})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v; stderr: %.2000s", err, errOut.String())
 	}
 	waitFor(t, func() bool { return strings.Contains(out.String(), "go") })
 	time.Sleep(300 * time.Millisecond)
@@ -160,6 +160,48 @@ func TestPauseFreezes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool { return lines() > frozen+3 })
+}
+
+// TestStopDuringStarts freezes and kills a sandbox while commands are
+// being started in it: kavach briefly has a thread in the sandbox's
+// cgroup while starting, and must neither freeze nor kill itself.
+func TestStopDuringStarts(t *testing.T) {
+	b := requireBackend(t)
+	sb := create(t, b, policy.Strict())
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p, err := sb.Start(t.Context(), &backend.Command{Args: []string{"true"}, Env: pathEnv, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}})
+				if err != nil {
+					return // stopped
+				}
+				_, _ = p.Wait()
+			}
+		})
+	}
+	for range 10 {
+		time.Sleep(10 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		if err := sb.Pause(ctx); err != nil {
+			t.Errorf("pause: %v", err)
+		}
+		if err := sb.Resume(ctx); err != nil {
+			t.Errorf("resume: %v", err)
+		}
+		cancel()
+	}
+	if err := sb.Stop(t.Context()); err != nil {
+		t.Errorf("stop: %v", err)
+	}
+	close(stop)
+	wg.Wait()
 }
 
 func TestSpecFilesAndMounts(t *testing.T) {

@@ -84,8 +84,22 @@ func initMain() {
 	if err != nil {
 		fail(stage("read config", err))
 	}
+	// The pids group's file is opened before the root changes, and
+	// joined by this thread only (see initConfig.PidsTasks).
+	pidsFD := -1
+	if cfg.PidsTasks != "" {
+		if pidsFD, err = unix.Open(cfg.PidsTasks, unix.O_WRONLY|unix.O_CLOEXEC, 0); err != nil {
+			fail(stage("open pids cgroup", err))
+		}
+	}
 	if err := buildRoot(cfg); err != nil {
 		fail(err)
+	}
+	if pidsFD >= 0 {
+		if _, err := unix.Write(pidsFD, []byte("0")); err != nil {
+			fail(stage("join pids cgroup", err))
+		}
+		unix.Close(pidsFD)
 	}
 	if cfg.WaitGo {
 		send(statusMsg{T: "ready"})

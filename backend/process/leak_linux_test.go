@@ -14,6 +14,10 @@ import (
 	"github.com/kavach-go/kavach/policy"
 )
 
+// leakPrefix names this test process's sandboxes, so that concurrent
+// runs of the test do not see each other's.
+var leakPrefix = fmt.Sprintf("leak-%d-", os.Getpid())
+
 // hostState is what a sandbox could leave behind on the host.
 type hostState struct {
 	procs   int
@@ -25,7 +29,7 @@ type hostState struct {
 func snapshot(t *testing.T, stateDir string) hostState {
 	t.Helper()
 	var s hostState
-	s.procs = sandboxProcs(t, "leak-")
+	s.procs = sandboxProcs(t, leakPrefix)
 	mi, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +48,7 @@ func snapshot(t *testing.T, stateDir string) hostState {
 		for _, r := range roots {
 			ents, _ := os.ReadDir(r)
 			for _, e := range ents {
-				if e.IsDir() && strings.HasPrefix(e.Name(), "leak-") {
+				if e.IsDir() && strings.HasPrefix(e.Name(), leakPrefix) {
 					s.cgroups = append(s.cgroups, filepath.Join(r, e.Name()))
 				}
 			}
@@ -80,7 +84,7 @@ func checkNoLeaks(t *testing.T, before hostState, stateDir string) {
 
 func oneSandbox(b *process.Backend, i int) error {
 	ctx := testingContext()
-	sb, err := b.Create(ctx, backend.Spec{ID: fmt.Sprintf("leak-%d", i), Policy: policy.Strict()})
+	sb, err := b.Create(ctx, backend.Spec{ID: fmt.Sprintf("%s%d", leakPrefix, i), Policy: policy.Strict()})
 	if err != nil {
 		return err
 	}

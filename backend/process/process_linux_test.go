@@ -3,6 +3,7 @@ package process_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -124,7 +125,7 @@ func create(t *testing.T, b *process.Backend, p policy.Policy) backend.Sandbox {
 		t.Fatalf("create: %v", err)
 	}
 	t.Cleanup(func() {
-		if err := sb.Destroy(t.Context()); err != nil {
+		if err := sb.Destroy(context.Background()); err != nil {
 			t.Errorf("destroy: %v", err)
 		}
 	})

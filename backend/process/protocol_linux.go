@@ -18,7 +18,9 @@ package process
 //	Prepare(ctx, initPID)
 //	"g" ───────────────────────────────────fd 3──▶ go on
 //	                                                unshare(CLONE_NEWCGROUP) unless
-//	                                                born in the group (see below)
+//	                                                born in the group (see below);
+//	                                                v1: the forking thread joins the
+//	                                                pids group alone
 //	                                                locked thread: drop bounding set,
 //	                                                setgroups/setresgid/setresuid (or
 //	                                                securebits), clear caps, no_new_privs,
@@ -88,6 +90,10 @@ type initConfig struct {
 	// UnshareCgroup asks the init for a cgroup namespace of its own: it
 	// was moved into the sandbox's group after clone, not born there.
 	UnshareCgroup bool `json:"unshare_cgroup,omitempty"`
+	// PidsTasks is the v1 pids group's per-thread file: the init's forking
+	// thread joins it alone, so that max_pids limits the command but never
+	// the init's own threads (a fork bomb must not starve the init).
+	PidsTasks string `json:"pids_tasks,omitempty"`
 
 	Args []string `json:"args"`
 	Env  []string `json:"env"`
@@ -193,10 +199,11 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 	}
 
 	if s.cg != nil && !joined {
-		if err := s.cg.Add(cmd.Process.Pid); err != nil {
+		if err := s.cg.AddExcept(cmd.Process.Pid, s.initOutside); err != nil {
 			return nil, ctxErr(err)
 		}
 	}
+	cfg.PidsTasks = s.pidsTasks
 	cfg.UnshareCgroup = !joined
 	if err := writeConfig(cfgW, cfg); err != nil {
 		return nil, ctxErr(fmt.Errorf("send sandbox config: %w", err))
@@ -264,8 +271,19 @@ func (s *sandbox) startInCgroup(cmd *exec.Cmd) (bool, error) {
 		cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWCGROUP
 		return cmd.Start()
 	}
-	if err := s.cg.StartIn(start); err != nil {
+	s.cgMu.RLock()
+	if s.paused {
+		// A thread that joined the frozen group would freeze with it: the
+		// init is moved in after its start instead, and stays frozen until
+		// Resume.
+		s.cgMu.RUnlock()
+		return false, cmd.Start()
+	}
+	err := s.cg.StartInExcept(s.initOutside, start)
+	s.cgMu.RUnlock()
+	if err != nil {
 		if errors.Is(err, cgroup.ErrNotStarted) {
+			cmd.SysProcAttr.Cloneflags &^= syscall.CLONE_NEWCGROUP
 			return false, cmd.Start()
 		}
 		return false, err

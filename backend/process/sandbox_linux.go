@@ -33,6 +33,16 @@ type sandbox struct {
 	base     initConfig
 	root     bool
 
+	// cgMu is held for reading while an init is being started inside the
+	// cgroup (a thread of kavach is briefly a member, see
+	// cgroup.StartIn) and for writing by what freezes or kills the group.
+	cgMu   sync.RWMutex
+	paused bool // guarded by cgMu
+	// initOutside is the v1 controller the init process stays out of
+	// ("pids"); pidsTasks is the file its forking thread joins it with.
+	initOutside string
+	pidsTasks   string
+
 	mu        sync.Mutex
 	procs     map[*proc]struct{} // guarded by mu
 	stopped   bool               // guarded by mu
@@ -112,6 +122,13 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (_ backend.Sand
 		s.cg, err = cgroup.New(h.cg, name+"-"+randHex(4), pl.limits)
 		if err != nil {
 			return nil, fmt.Errorf("create process sandbox: %w", err)
+		}
+		if s.cg.Version() == 1 && h.root {
+			s.pidsTasks, err = s.cg.DelegateTasks("pids", HostIDBase, HostIDBase)
+			if err != nil {
+				return nil, fmt.Errorf("create process sandbox: %w", err)
+			}
+			s.initOutside = "pids"
 		}
 	}
 	uid, gid := 0, 0
@@ -284,6 +301,10 @@ func (s *sandbox) Pause(ctx context.Context) error {
 	if s.cg == nil {
 		return notSupported("pause", "no cgroup freezer (cgroups unavailable)")
 	}
+	s.cgMu.Lock()
+	defer s.cgMu.Unlock()
+	// Set first: a thread must never join a group that may be frozen.
+	s.paused = true
 	return s.cg.Freeze(ctx)
 }
 
@@ -295,7 +316,13 @@ func (s *sandbox) Resume(ctx context.Context) error {
 	if s.cg == nil {
 		return notSupported("resume", "no cgroup freezer (cgroups unavailable)")
 	}
-	return s.cg.Thaw(ctx)
+	s.cgMu.Lock()
+	defer s.cgMu.Unlock()
+	if err := s.cg.Thaw(ctx); err != nil {
+		return err
+	}
+	s.paused = false
+	return nil
 }
 
 // Stop kills every process of the sandbox; Start fails afterwards.
@@ -313,7 +340,9 @@ func (s *sandbox) Stop(ctx context.Context) error {
 	}
 	if s.cg != nil {
 		// A frozen sandbox stays killable: the freezer is thawed after.
+		s.cgMu.Lock()
 		errs = append(errs, s.cg.Kill(ctx))
+		s.cgMu.Unlock()
 	}
 	return errors.Join(errs...)
 }
@@ -351,10 +380,11 @@ func (s *sandbox) release(ctx context.Context) error {
 		}
 	}
 	if s.cg != nil {
-		if err := s.cg.Delete(ctx); err != nil {
+		s.cgMu.Lock()
+		err := s.cg.Delete(ctx)
+		s.cgMu.Unlock()
+		if err != nil {
 			errs = append(errs, fmt.Errorf("destroy: %w", err))
-		} else {
-			s.cg = nil
 		}
 	}
 	if s.tmpMount != "" {

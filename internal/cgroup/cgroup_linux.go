@@ -220,12 +220,18 @@ func (c *Cgroup) Add(pid int) error {
 // threadgroup lock for writing, which waits for an RCU grace period:
 // tens of milliseconds on a busy machine. A thread that moves itself
 // skips that lock, so a sandbox started through StartIn joins its group
-// in microseconds. It works with v1, whose per-thread "tasks" files take
+// in microseconds. While start runs, this process is a member of the
+// group: callers must not freeze, kill or delete the group concurrently.
+// It works with v1, whose per-thread "tasks" files take
 // "0" for the calling thread; v2 returns ErrUnavailable (use FD and
 // CLONE_INTO_CGROUP there). When moving in fails, start is not called
 // and the error wraps ErrNotStarted; otherwise StartIn returns start's
 // error as is.
-func (c *Cgroup) StartIn(start func() error) error {
+func (c *Cgroup) StartIn(start func() error) error { return c.StartInExcept("", start) }
+
+// StartInExcept is StartIn leaving out the v1 controller except ("pids"
+// for instance), which the started process joins by itself later.
+func (c *Cgroup) StartInExcept(except string, start func() error) error {
 	if c.version != 1 {
 		return fmt.Errorf("start in cgroup: %w: %w: v2 moves threads only in threaded groups", ErrNotStarted, ErrUnavailable)
 	}
@@ -239,7 +245,10 @@ func (c *Cgroup) StartIn(start func() error) error {
 			return
 		}
 		var moved []string
-		for _, d := range c.dirs {
+		for i, d := range c.dirs {
+			if v1Controllers[i] == except {
+				continue
+			}
 			if err = write(d, "tasks", "0"); err != nil {
 				break
 			}
@@ -308,6 +317,41 @@ func threadHome() (map[string]string, error) {
 		}
 	}
 	return home, nil
+}
+
+// AddExcept moves pid into the group, except for the v1 controller
+// except.
+func (c *Cgroup) AddExcept(pid int, except string) error {
+	v := strconv.Itoa(pid)
+	for i, d := range c.dirs {
+		if c.version == 1 && v1Controllers[i] == except {
+			continue
+		}
+		if err := write(d, "cgroup.procs", v); err != nil {
+			return fmt.Errorf("add pid %d to cgroup: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+// DelegateTasks makes the v1 controller's per-thread "tasks" file of the
+// group writable by uid and gid, so that a thread running as them (a
+// sandbox init in a user namespace) can move itself into the group. It
+// returns the file's path.
+func (c *Cgroup) DelegateTasks(ctrl string, uid, gid int) (string, error) {
+	if c.version != 1 {
+		return "", fmt.Errorf("delegate %s tasks: %w: v1 only", ctrl, ErrUnavailable)
+	}
+	for i, d := range c.dirs {
+		if v1Controllers[i] == ctrl {
+			f := filepath.Join(d, "tasks")
+			if err := os.Chown(f, uid, gid); err != nil {
+				return "", fmt.Errorf("delegate %s tasks: %w", ctrl, err)
+			}
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("delegate %s tasks: no such controller", ctrl)
 }
 
 // FD opens the group's v2 directory for clone3's CLONE_INTO_CGROUP
@@ -417,8 +461,13 @@ func (c *Cgroup) Kill(ctx context.Context) error {
 	}
 	frozen := c.version == 1 && c.Freeze(ctx) == nil
 	pids, err := c.Procs()
+	self := os.Getpid()
 	for _, p := range pids {
-		_ = syscall.Kill(p, syscall.SIGKILL)
+		// A thread of this process is in the group only inside StartIn;
+		// never kill ourselves for it.
+		if p != self {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
 	}
 	if frozen {
 		if terr := c.Thaw(ctx); err == nil {

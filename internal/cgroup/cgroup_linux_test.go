@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -112,5 +113,50 @@ func TestOOMKillCounted(t *testing.T) {
 	n, cerr := cg.OOMKills()
 	if cerr != nil || n == 0 {
 		t.Errorf("oom kills = %d, %v after %v; want >= 1", n, cerr, err)
+	}
+}
+
+// TestStartInLeavesNoThread checks that StartIn's thread is in the group
+// while start runs, and that afterwards no thread of this process is.
+func TestStartInLeavesNoThread(t *testing.T) {
+	h := host(t)
+	if h.Version != 1 {
+		kavachtest.Skip(t, "StartIn is the v1 path; host has v%d", h.Version)
+	}
+	cg, err := cgroup.New(h, name(t), cgroup.Limits{Pids: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cg.Delete(t.Context()) })
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 20 {
+				var inside string
+				if err := cg.StartIn(func() error {
+					b, err := os.ReadFile("/proc/thread-self/cgroup")
+					inside = string(b)
+					return err
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+				if !strings.Contains(inside, name(t)) {
+					t.Errorf("start ran outside the group: %s", inside)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	procs, err := cg.Procs()
+	if err != nil || len(procs) != 0 {
+		t.Fatalf("members after StartIn: %v %v", procs, err)
+	}
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		b, _ := os.ReadFile("/proc/self/task/" + task.Name() + "/cgroup")
+		if strings.Contains(string(b), name(t)) {
+			t.Errorf("thread %s still in the group: %s", task.Name(), b)
+		}
 	}
 }

@@ -44,3 +44,14 @@ func (*Cgroup) FD() (*os.File, error) { return nil, ErrUnavailable }
 func (*Cgroup) StartIn(func() error) error {
 	return fmt.Errorf("%w: %w", ErrNotStarted, ErrUnavailable)
 }
+
+// StartInExcept fails without calling start: cgroups are Linux-only.
+func (*Cgroup) StartInExcept(string, func() error) error {
+	return fmt.Errorf("%w: %w", ErrNotStarted, ErrUnavailable)
+}
+
+// AddExcept fails: cgroups are Linux-only.
+func (*Cgroup) AddExcept(int, string) error { return ErrUnavailable }
+
+// DelegateTasks fails: cgroups are Linux-only.
+func (*Cgroup) DelegateTasks(string, int, int) (string, error) { return "", ErrUnavailable }
