@@ -28,12 +28,15 @@
 // The re-exec protocol, drawn once:
 //
 //	host: <runtime> run --bundle B ID
-//	  container pid 1: /.kavach/kavach-reexec:bundle-init STATUS PROFILE N ENV1..ENVN -- ARGV...
+//	  container pid 1: /.kavach/kavach-reexec:bundle-init STATUS PROFILE INNER N ENV1..ENVN -- ARGV...
 //	      (PATH=/.kavach makes the runtime find the binary by its role name,
 //	      so argv[0] carries the reexec marker)
-//	    child: /proc/self/exe as kavach-reexec:bundle-exec PROFILE -- ARGV...
+//	    child: /proc/self/exe as kavach-reexec:bundle-exec PROFILE INNER -- ARGV...
 //	        with exactly ENV1..ENVN (plus the role marker, removed before exec)
-//	        → seccomp filter → execve(ARGV)
+//	        → [inner stage: no capabilities, Landlock] → seccomp filter
+//	        → [inner stage: second seccomp filter] → execve(ARGV)
+//	    (INNER is "" or a JSON InnerStage, set by the composite backend
+//	    through WithInnerStage)
 //	    pid 1 forwards every signal to the child, waits for it, writes
 //	    "exit N" or "signal N" to STATUS (/.kavach/status/status, a per-command
 //	    host directory) and exits; the kernel then kills whatever is left

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,7 +24,7 @@ func init() {
 
 // runInit is the container's pid 1 (see the protocol in doc.go).
 func runInit() {
-	status, profile, env, argv, err := parseInitArgs(os.Args[1:])
+	a, err := parseInitArgs(os.Args[1:])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "kavach init: %v\n", err)
 		os.Exit(125)
@@ -46,8 +47,8 @@ func runInit() {
 		_ = g.Close()
 	}
 
-	cmd := reexec.Command(roleExec, append([]string{profile, "--"}, argv...)...)
-	cmd.Env = append(cmd.Env, env...)
+	cmd := reexec.Command(roleExec, append([]string{a.profile, a.inner, "--"}, a.argv...)...)
+	cmd.Env = append(cmd.Env, a.env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(os.Stderr, "kavach init: start: %v\n", err)
@@ -75,7 +76,7 @@ func runInit() {
 		st = Status{Signal: int(ws.Signal())}
 	}
 	st.OOM = oomKills() > 0
-	if err := os.WriteFile(status, []byte(st.String()+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(a.status, []byte(st.String()+"\n"), 0o600); err != nil {
 		fmt.Fprintf(os.Stderr, "kavach init: write status: %v\n", err)
 		os.Exit(125)
 	}
@@ -85,42 +86,73 @@ func runInit() {
 	os.Exit(st.Code)
 }
 
-// runExec applies the seccomp profile and execs the command.
+// runExec applies the seccomp profile (and the inner stage, if any) and
+// execs the command.
 func runExec() {
+	// Landlock restricts only the calling thread, so the thread that
+	// applies it must be the one that calls execve.
+	runtime.LockOSThread()
 	args := os.Args[1:]
-	if len(args) < 3 || args[1] != "--" {
+	if len(args) < 4 || args[2] != "--" {
 		fmt.Fprintln(os.Stderr, "kavach exec: bad arguments")
 		os.Exit(125)
 	}
-	profile, argv := args[0], args[2:]
+	profile, argv := args[0], args[3:]
+	inner, err := decodeInner(args[1])
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kavach exec: %v\n", err)
+		os.Exit(125)
+	}
 	env := slices.DeleteFunc(os.Environ(), func(kv string) bool { return strings.HasPrefix(kv, reexec.EnvRole+"=") })
 	// The command's PATH is looked up before the filter is installed, so
 	// the lookup's own system calls need not be in the strict profile.
-	path, err := exec.LookPath(argv[0])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "kavach: %s: %v\n", argv[0], err)
-		if errors.Is(err, os.ErrPermission) {
-			os.Exit(126)
-		}
-		os.Exit(127)
-	}
-	if profile != "" {
-		f, err := seccomp.Build(profile)
+	var path string
+	if inner == nil || !inner.DryRun {
+		path, err = exec.LookPath(argv[0])
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "kavach exec: %v\n", err)
-			os.Exit(125)
+			fmt.Fprintf(os.Stderr, "kavach: %s: %v\n", argv[0], err)
+			if errors.Is(err, os.ErrPermission) {
+				os.Exit(126)
+			}
+			os.Exit(127)
 		}
+	}
+	if profile != "" || inner != nil {
 		// no_new_privs is already set by the runtime (the spec asks for
-		// it) and inherited over exec; set it again so the filter never
-		// depends on that.
+		// it) and inherited over exec; set it again so neither the filter
+		// nor Landlock ever depends on that.
 		if _, _, e := syscall.AllThreadsSyscall(syscall.SYS_PRCTL, 38 /* PR_SET_NO_NEW_PRIVS */, 1, 0); e != 0 && e != syscall.ENOTSUP {
 			fmt.Fprintf(os.Stderr, "kavach exec: prctl(PR_SET_NO_NEW_PRIVS): %v\n", e)
 			os.Exit(125)
 		}
-		if err := f.Apply(); err != nil {
-			fmt.Fprintf(os.Stderr, "kavach exec: %v\n", err)
+	}
+	// Landlock comes before any seccomp filter, whose strict profile
+	// does not allow the landlock system calls.
+	if inner != nil {
+		if err := inner.applyLandlock(); err != nil {
+			fmt.Fprintf(os.Stderr, "kavach exec: inner stage: %v\n", err)
 			os.Exit(125)
 		}
+	}
+	for i, prof := range []string{profile, inner.seccomp()} {
+		if prof == "" {
+			continue
+		}
+		f, err := seccomp.Build(prof)
+		if err == nil {
+			err = f.Apply()
+		}
+		if err != nil {
+			layer := "kavach exec"
+			if i == 1 {
+				layer = "kavach exec: inner stage"
+			}
+			fmt.Fprintf(os.Stderr, "%s: %v\n", layer, err)
+			os.Exit(125)
+		}
+	}
+	if inner != nil && inner.DryRun {
+		os.Exit(0)
 	}
 	err = syscall.Exec(path, argv, env)
 	fmt.Fprintf(os.Stderr, "kavach: exec %s: %v\n", argv[0], err)

@@ -54,6 +54,9 @@ type Config struct {
 	// sandbox's own directory, removed by Destroy) that is then used as a
 	// given root, e.g. by unpacking an OCI image into it.
 	Populate func(ctx context.Context, rootfs string) error
+	// Inner, when set, is applied inside every container (see
+	// InnerStage); Create also takes it from WithInnerStage.
+	Inner *InnerStage
 	// Prepare says the runtime's container init lives in the network
 	// namespace the command uses, so Spec.Prepare can be called with its
 	// pid (true for crun and runc; false for runsc, whose sandbox's
@@ -76,6 +79,9 @@ func Create(ctx context.Context, rt Runtime, cfg Config) (backend.Sandbox, error
 	dir, err := os.MkdirTemp(cfg.StateDir, "kavach-"+rt.Kind.String()+"-")
 	if err != nil {
 		return nil, fmt.Errorf("create %s sandbox: %w", rt.Kind, err)
+	}
+	if st := innerStageFrom(ctx); st != nil && cfg.Inner == nil {
+		cfg.Inner = st
 	}
 	s := &sandbox{rt: rt, cfg: cfg, dir: dir, init: init, procs: map[*proc]struct{}{}}
 	if cfg.Populate != nil {
@@ -229,7 +235,7 @@ func (s *sandbox) Start(ctx context.Context, cmd *backend.Command) (backend.Proc
 	}
 	o := Options{Policy: s.cfg.Spec.Policy, NetNS: s.cfg.NetNS, CgroupsPath: "/kavach/" + id, Hostname: "kavach", PidsInKernel: s.cfg.PidsInKernel, CgroupFS: s.cfg.CgroupFS}
 	l := Layout{Rootfs: s.rootfs, HostBinds: s.hostBinds, Init: s.init, Status: status, Workdir: s.workdir, Files: s.files}
-	spec := Spec(o, l, Command{Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir, Profile: s.cfg.Enforced.Seccomp})
+	spec := Spec(o, l, Command{Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir, Profile: s.cfg.Enforced.Seccomp, Inner: s.cfg.Inner})
 	data, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {
 		return nil, fmt.Errorf("start: %w", err)

@@ -28,6 +28,7 @@ type Config struct {
 	PidsInKernel bool
 	Populate     func(ctx context.Context, rootfs string) error
 	Prepare      bool
+	Inner        *InnerStage
 }
 
 // Create fails: OCI runtimes run Linux containers.

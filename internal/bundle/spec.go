@@ -89,6 +89,8 @@ type Command struct {
 	Env     []string
 	Dir     string // "" = Workdir
 	Profile string // seccomp profile, "" for none
+	// Inner is a second layer applied inside the container; nil for none.
+	Inner *InnerStage
 }
 
 // Options are the sandbox-wide settings of a spec.
@@ -124,7 +126,7 @@ func Spec(o Options, l Layout, c Command) *specs.Spec {
 	if dir == "" {
 		dir = Workdir
 	}
-	initArgs := []string{InitName, StatusFile, c.Profile, strconv.Itoa(len(c.Env))}
+	initArgs := []string{InitName, StatusFile, c.Profile, encodeInner(c.Inner), strconv.Itoa(len(c.Env))}
 	initArgs = append(initArgs, c.Env...)
 	initArgs = append(initArgs, "--")
 	initArgs = append(initArgs, c.Args...)
@@ -272,24 +274,30 @@ func resources(o Options) *specs.LinuxResources {
 	return r
 }
 
-// parseInitArgs splits the init role's arguments (after argv[0]) into
-// the status path, the seccomp profile, the command's environment and
-// its argv.
-func parseInitArgs(args []string) (status, profile string, env, argv []string, err error) {
-	if len(args) < 3 {
-		return "", "", nil, nil, fmt.Errorf("init arguments: %d, want at least 3", len(args))
+// initArgs are the init role's arguments.
+type initArgs struct {
+	status, profile string
+	inner           string // encoded InnerStage, "" for none
+	env, argv       []string
+}
+
+// parseInitArgs splits the init role's arguments (after argv[0]):
+// STATUS PROFILE INNER N ENV1..ENVN -- ARGV...
+func parseInitArgs(args []string) (initArgs, error) {
+	if len(args) < 4 {
+		return initArgs{}, fmt.Errorf("init arguments: %d, want at least 4", len(args))
 	}
-	status, profile = args[0], args[1]
-	n, err := strconv.Atoi(args[2])
-	if err != nil || n < 0 || 3+n >= len(args) || args[3+n] != "--" {
-		return "", "", nil, nil, fmt.Errorf("init arguments: bad environment count %q", args[2])
+	a := initArgs{status: args[0], profile: args[1], inner: args[2]}
+	n, err := strconv.Atoi(args[3])
+	if err != nil || n < 0 || 4+n >= len(args) || args[4+n] != "--" {
+		return initArgs{}, fmt.Errorf("init arguments: bad environment count %q", args[3])
 	}
-	env = args[3 : 3+n]
-	argv = args[4+n:]
-	if len(argv) == 0 {
-		return "", "", nil, nil, fmt.Errorf("init arguments: empty command")
+	a.env = args[4 : 4+n]
+	a.argv = args[5+n:]
+	if len(a.argv) == 0 {
+		return initArgs{}, fmt.Errorf("init arguments: empty command")
 	}
-	return status, profile, env, argv, nil
+	return a, nil
 }
 
 // Status is how a container's command ended, as the init reports it.

@@ -43,9 +43,9 @@ func TestSpec(t *testing.T) {
 			if hasSys != tc.netns {
 				t.Errorf("/sys mounted = %v with netns %v", hasSys, tc.netns)
 			}
-			status, profile, env, argv, err := parseInitArgs(s.Process.Args[1:])
-			if err != nil || status != StatusFile || profile != tc.p.Profile() || !slices.Equal(env, []string{"A=1"}) || !slices.Equal(argv, []string{"sh", "-c", "true"}) {
-				t.Errorf("init args %q: %q %q %q %q %v", s.Process.Args, status, profile, env, argv, err)
+			a, err := parseInitArgs(s.Process.Args[1:])
+			if err != nil || a.status != StatusFile || a.profile != tc.p.Profile() || a.inner != "" || !slices.Equal(a.env, []string{"A=1"}) || !slices.Equal(a.argv, []string{"sh", "-c", "true"}) {
+				t.Errorf("init args %q: %+v %v", s.Process.Args, a, err)
 			}
 		})
 	}
@@ -81,20 +81,20 @@ func FuzzParseStatus(f *testing.F) {
 }
 
 func FuzzParseInitArgs(f *testing.F) {
-	f.Add("/s", "basic", 1, "A=1", "sh")
-	f.Add("/s", "", 0, "", "true")
-	f.Fuzz(func(t *testing.T, status, profile string, n int, env, cmd string) {
-		args := []string{status, profile, strconv.Itoa(n)}
+	f.Add("/s", "basic", "", 1, "A=1", "sh")
+	f.Add("/s", "", `{"seccomp":"strict"}`, 0, "", "true")
+	f.Fuzz(func(t *testing.T, status, profile, inner string, n int, env, cmd string) {
+		args := []string{status, profile, inner, strconv.Itoa(n)}
 		for range min(max(n, 0), 4) {
 			args = append(args, env)
 		}
 		args = append(args, "--", cmd)
-		s, p, e, a, err := parseInitArgs(args)
+		a, err := parseInitArgs(args)
 		if err != nil {
 			return
 		}
-		if s != status || p != profile || len(a) == 0 || len(e) != n {
-			t.Fatalf("parse %q = %q %q %q %q", args, s, p, e, a)
+		if a.status != status || a.profile != profile || a.inner != inner || len(a.argv) == 0 || len(a.env) != n {
+			t.Fatalf("parse %q = %+v", args, a)
 		}
 	})
 }
