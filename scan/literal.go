@@ -10,32 +10,35 @@ import (
 // case, in one pass over the input.
 //
 // literals is the prefilter of every keyword rule. It is an anchored
-// q-gram filter rather than an Aho-Corasick automaton: each keyword of four
-// bytes or more is indexed by the 4-gram inside it that is least likely in
-// ordinary text, hashed into a bitmap of 2¹⁷ bits (16 KiB, resident in L1).
-// The scan tests the bitmap at every position, four positions per branch,
-// and only a set bit leads to a case-folded comparison of the few keywords
-// anchored there. No test depends on an earlier position, so the loop has
-// no carried dependency and runs several times faster than a DFA walk,
-// whose every step waits for the previous state (RATIONALE: "Why not an
-// Aho-Corasick library?").
+// q-gram filter rather than an Aho-Corasick automaton. Each keyword of four
+// bytes or more is indexed by the two neighbouring 3-grams inside it that
+// are least likely in ordinary text, hashed into a bitmap of 2¹⁷ bits
+// (16 KiB, resident in L1). Because one of two neighbouring positions is
+// always even, the scan tests the bitmap only at every other position, four
+// positions per branch, and only a set bit leads to a case-folded
+// comparison of the few keywords anchored there. No test depends on an
+// earlier position, so the loop has no carried dependency and runs several
+// times faster than a DFA walk, whose every step waits for the previous
+// state (RATIONALE: "Why not an Aho-Corasick library?").
 //
 // Shorter keywords fit the same loop in two ways. One with a byte that is
 // rare in text ('$', '\\', '~', '`') is found with bytes.IndexByte on that
-// byte, which is vectorised. Any other is indexed once per byte that may
-// follow it (every printable ASCII byte, tab and newline): "aws" becomes
-// "aws_", "aws ", "awsx"…; a keyword at the very end of the input is
+// byte, which is vectorised. A three-byte one is indexed by itself (for
+// even positions) and by its last two bytes and each byte that may follow
+// (every printable ASCII byte, tab, newline and return; for odd positions).
+// Such a keyword at an odd position followed by any other byte (a control
+// character, a non-ASCII byte) is not found; one that ends the input is
 // checked on its own.
 type literals struct {
-	pats  [][]byte // lower-case keywords
-	bm4   [1 << quadBits / 64]uint64
-	idx4  []uint32 // idx4[k]..idx4[k+1] is the range of flat4 on hash k
+	pats  [][]byte                   // lower-case keywords
+	bm4   [1 << quadBits / 64]uint64 // the 3-gram hash bitmap
+	idx4  []uint32                   // idx4[k]..idx4[k+1] is the range of flat4 on hash k
 	flat4 []anchor
 	rare  map[byte][]anchor // short keywords by their rare byte
 	short []int             // keywords shorter than four bytes
 }
 
-// quadBits is the size of the 4-gram hash.
+// quadBits is the size of the 3-gram hash.
 const quadBits = 17
 
 // rareBytes anchor short keywords through bytes.IndexByte.
@@ -91,20 +94,20 @@ var byteWeight = func() (w [256]float64) {
 	return w
 }()
 
-// quadHash hashes a 4-gram. Setting bit 0x20 of each byte folds ASCII
-// letters to lower case; it also merges some other bytes ('@' with '`',
-// '_' with DEL), which only costs a rare extra comparison, and it folds
-// four bytes with one OR.
-func quadHash(x uint32) uint32 {
-	return ((x | 0x20202020) * 0x9E3779B1) >> (32 - quadBits)
+// triHash hashes the 3-gram in the low three bytes of x. Setting bit 0x20
+// of each byte folds ASCII letters to lower case; it also merges some other
+// bytes ('@' with '`', '_' with DEL), which only costs a rare extra
+// comparison, and it folds three bytes with one OR.
+func triHash(x uint32) uint32 {
+	return ((x&0xffffff | 0x202020) * 0x9E3779B1) >> (32 - quadBits)
 }
 
-// quadKey is the hash of the 4-gram at p.
-func quadKey(p []byte) uint32 {
-	return quadHash(binary.LittleEndian.Uint32(p))
+// triKey is the hash of the 3-gram at p.
+func triKey(p []byte) uint32 {
+	return triHash(uint32(p[0]) | uint32(p[1])<<8 | uint32(p[2])<<16)
 }
 
-// followers are the bytes a short keyword is extended with.
+// followers are the bytes a three-byte keyword is extended with.
 var followers = func() (f []byte) {
 	f = append(f, '\t', '\n', '\r')
 	for c := byte(0x20); c < 0x7f; c++ {
@@ -118,21 +121,18 @@ var followers = func() (f []byte) {
 // newLiterals indexes the keywords; each must be at least two bytes long.
 func newLiterals(keywords []string) *literals {
 	l := &literals{rare: map[byte][]anchor{}}
-	by4 := map[uint32][]anchor{}
-	add4 := func(i int, v []byte) {
-		best, bestW := 0, -1.0
-		for j := 0; j+4 <= len(v); j++ {
-			w := 1.0
-			for _, c := range v[j : j+4] {
-				w *= byteWeight[c]
-			}
-			if bestW < 0 || w < bestW {
-				best, bestW = j, w
-			}
-		}
-		key := quadKey(v[best:])
+	by3 := map[uint32][]anchor{}
+	add := func(i, off int, v []byte) {
+		key := triKey(v[off:])
 		l.bm4[key>>6] |= 1 << (key & 63)
-		by4[key] = append(by4[key], anchor{pat: i, off: best, v: v})
+		by3[key] = append(by3[key], anchor{pat: i, off: off, v: v})
+	}
+	weight := func(g []byte) float64 {
+		w := 1.0
+		for _, c := range g {
+			w *= byteWeight[c]
+		}
+		return w
 	}
 	for i, k := range keywords {
 		p := []byte(k)
@@ -142,16 +142,28 @@ func newLiterals(keywords []string) *literals {
 		l.pats = append(l.pats, p)
 		switch {
 		case len(p) >= 4:
-			add4(i, p)
+			// Two neighbouring 3-grams: the scan looks at every other
+			// position, and one of the two always falls on it.
+			best, bestW := 0, -1.0
+			for j := 0; j+4 <= len(p); j++ {
+				if w := weight(p[j:j+3]) + weight(p[j+1:j+4]); bestW < 0 || w < bestW {
+					best, bestW = j, w
+				}
+			}
+			add(i, best, p)
+			add(i, best+1, p)
 		case len(p) < 2:
 			panic("scan: keyword shorter than two bytes: " + k)
 		case bytes.ContainsAny(p, rareBytes):
 			c := p[bytes.IndexAny(p, rareBytes)]
 			l.rare[c] = append(l.rare[c], anchor{pat: i, off: bytes.IndexByte(p, c), v: p})
 		case len(p) == 3:
+			// The keyword itself for even positions, the keyword and the
+			// byte after it for odd ones.
 			l.short = append(l.short, i)
+			add(i, 0, p)
 			for _, c := range followers {
-				add4(i, append(bytes.Clone(p), c))
+				add(i, 1, append(bytes.Clone(p), c))
 			}
 		default:
 			panic("scan: two-byte keyword without a rare byte: " + k)
@@ -160,7 +172,7 @@ func newLiterals(keywords []string) *literals {
 	l.idx4 = make([]uint32, 1<<quadBits+1)
 	for k := range 1 << quadBits {
 		l.idx4[k] = uint32(len(l.flat4))
-		l.flat4 = append(l.flat4, by4[uint32(k)]...)
+		l.flat4 = append(l.flat4, by3[uint32(k)]...)
 	}
 	l.idx4[1<<quadBits] = uint32(len(l.flat4))
 	return l
@@ -178,38 +190,37 @@ type hit struct {
 func (l *literals) find(b []byte, hits []hit) []hit {
 	bm := &l.bm4
 	i := 0
-	// The loop tests eight positions with one branch; only when one of
-	// them has a bit set does it look at those.
-	for ; i+12 <= len(b); i += 8 {
+	// The loop tests the 3-grams at the four even positions of eight bytes
+	// with one branch; only when one has its bit set does it look closer.
+	for ; i+10 <= len(b); i += 8 {
 		x := binary.LittleEndian.Uint64(b[i:])
-		y := binary.LittleEndian.Uint64(b[i+4:])
-		q0 := quadHash(uint32(x))
-		q1 := quadHash(uint32(x >> 8))
-		q2 := quadHash(uint32(x >> 16))
-		q3 := quadHash(uint32(x >> 24))
-		q4 := quadHash(uint32(y))
-		q5 := quadHash(uint32(y >> 8))
-		q6 := quadHash(uint32(y >> 16))
-		q7 := quadHash(uint32(y >> 24))
-		m := bm[q0>>6]>>(q0&63)&1 | bm[q1>>6]>>(q1&63)&1<<1 | bm[q2>>6]>>(q2&63)&1<<2 | bm[q3>>6]>>(q3&63)&1<<3 |
-			bm[q4>>6]>>(q4&63)&1<<4 | bm[q5>>6]>>(q5&63)&1<<5 | bm[q6>>6]>>(q6&63)&1<<6 | bm[q7>>6]>>(q7&63)&1<<7
+		y := binary.LittleEndian.Uint32(b[i+6:])
+		q0 := triHash(uint32(x))
+		q1 := triHash(uint32(x >> 16))
+		q2 := triHash(uint32(x >> 32))
+		q3 := triHash(y)
+		m := bm[q0>>6]>>(q0&63)&1 | bm[q1>>6]>>(q1&63)&1<<1 | bm[q2>>6]>>(q2&63)&1<<2 | bm[q3>>6]>>(q3&63)&1<<3
 		if m == 0 {
 			continue
 		}
-		qs := [8]uint32{q0, q1, q2, q3, q4, q5, q6, q7}
+		qs := [4]uint32{q0, q1, q2, q3}
 		for ; m != 0; m &= m - 1 {
 			j := bits.TrailingZeros64(m)
 			q := qs[j]
-			hits = l.check(b, i+j, l.flat4[l.idx4[q]:l.idx4[q+1]], hits)
+			hits = l.check(b, i+2*j, l.flat4[l.idx4[q]:l.idx4[q+1]], hits)
 		}
 	}
-	for ; i+4 <= len(b); i++ {
-		hits = l.verify(b, i, hits)
+	for ; i+3 <= len(b); i += 2 {
+		q := triKey(b[i:])
+		if bm[q>>6]&(1<<(q&63)) != 0 {
+			hits = l.check(b, i, l.flat4[l.idx4[q]:l.idx4[q+1]], hits)
+		}
 	}
-	// A short keyword that ends the input has no byte after it.
+	// A three-byte keyword that ends the input at an odd position has no
+	// byte after it to be found by.
 	for _, pi := range l.short {
 		p := l.pats[pi]
-		if s := len(b) - len(p); s >= 0 && equalFold(b[s:], p) {
+		if s := len(b) - len(p); s >= 0 && s%2 == 1 && equalFold(b[s:], p) {
 			hits = append(hits, hit{pat: pi, start: s})
 		}
 	}
@@ -224,15 +235,6 @@ func (l *literals) find(b []byte, hits []hit) []hit {
 		}
 	}
 	return hits
-}
-
-// verify appends the keywords anchored at i that match.
-func (l *literals) verify(b []byte, i int, hits []hit) []hit {
-	q := quadKey(b[i:])
-	if l.bm4[q>>6]&(1<<(q&63)) == 0 {
-		return hits
-	}
-	return l.check(b, i, l.flat4[l.idx4[q]:l.idx4[q+1]], hits)
 }
 
 func (l *literals) check(b []byte, i int, as []anchor, hits []hit) []hit {
