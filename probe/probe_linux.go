@@ -808,23 +808,100 @@ func isPtyName(rel string) bool {
 	return err == nil
 }
 
-// runtimeFD matches descriptors the Go runtime opens for itself.
+// cgroupCPUFiles are the cgroup files holding the CPU limit (cgroup v2
+// cpu.max; v1 cpu.cfs_quota_us and cpu.cfs_period_us). The Go runtime
+// (1.25 and later) reads them at start for its cgroup-aware GOMAXPROCS
+// and keeps them open to re-read the limit, so a Go program, the probe
+// included, starts with them open wherever its cgroup is mounted (the
+// oci backend mounts it read-only at /sys/fs/cgroup).
+var cgroupCPUFiles = []string{"cpu.max", "cpu.cfs_quota_us", "cpu.cfs_period_us"}
+
+// runtimeFD matches, by its /proc/self/fd description ("N -> target"),
+// a descriptor the Go runtime may have opened for itself: its
+// netpoller's epoll and eventfd, or a cgroup CPU-limit file. A cgroup
+// file still has to pass runtimeCgroupFD.
 func runtimeFD(desc string) bool {
-	return strings.HasSuffix(desc, "anon_inode:[eventpoll]") || strings.HasSuffix(desc, "anon_inode:[eventfd]")
+	if strings.HasSuffix(desc, "anon_inode:[eventpoll]") || strings.HasSuffix(desc, "anon_inode:[eventfd]") {
+		return true
+	}
+	_, target, ok := strings.Cut(desc, " -> ")
+	return ok && cgroupCPUPath(target)
+}
+
+// cgroupCPUPath reports whether target names a cgroup CPU-limit file
+// below /sys/fs/cgroup, where the runtime finds it through
+// /proc/self/mountinfo in a container.
+func cgroupCPUPath(target string) bool {
+	return strings.HasPrefix(target, "/sys/fs/cgroup/") && filepath.Clean(target) == target &&
+		slices.Contains(cgroupCPUFiles, filepath.Base(target))
+}
+
+// Filesystem magic numbers of cgroup v1 and v2 (linux/magic.h).
+const (
+	cgroupSuperMagic  = 0x27e0eb
+	cgroup2SuperMagic = 0x63677270
+)
+
+// runtimeCgroupFD checks that descriptor fd, whose description names a
+// cgroup CPU-limit file, is what the Go runtime opens and nothing a host
+// could have leaked in its place: open read-only, on a cgroup file
+// system, and the very file found at that path in this sandbox's own
+// mount namespace (a descriptor from outside would be another inode, or
+// not reachable here at all).
+func runtimeCgroupFD(fd int, target string) error {
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return fmt.Errorf("fcntl: %s", errName(err))
+	}
+	if fl&unix.O_ACCMODE != unix.O_RDONLY {
+		return fmt.Errorf("open for writing (flags %#o)", fl)
+	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil {
+		return fmt.Errorf("fstatfs: %s", errName(err))
+	}
+	if fs.Type != cgroupSuperMagic && fs.Type != cgroup2SuperMagic {
+		return fmt.Errorf("not on a cgroup file system (magic %#x)", fs.Type)
+	}
+	var byFD, byPath unix.Stat_t
+	if err := unix.Fstat(fd, &byFD); err != nil {
+		return fmt.Errorf("fstat: %s", errName(err))
+	}
+	if err := unix.Stat(target, &byPath); err != nil {
+		return fmt.Errorf("%s: %s", target, errName(err))
+	}
+	if byFD.Dev != byPath.Dev || byFD.Ino != byPath.Ino {
+		return fmt.Errorf("not the file at %s in this sandbox", target)
+	}
+	return nil
 }
 
 func (p *prober) leakedFDs() (bool, string) {
 	if p.fdErr != nil {
 		return false, p.fdErr.Error()
 	}
-	var leaked []string
+	var leaked, runtimeOwned []string
 	for _, d := range p.fds {
 		if !runtimeFD(d) {
 			leaked = append(leaked, d)
+			continue
 		}
+		n, target, _ := strings.Cut(d, " -> ")
+		if !cgroupCPUPath(target) {
+			continue
+		}
+		fd, _ := strconv.Atoi(n)
+		if err := runtimeCgroupFD(fd, target); err != nil {
+			leaked = append(leaked, d+" ("+err.Error()+")")
+			continue
+		}
+		runtimeOwned = append(runtimeOwned, filepath.Base(target))
 	}
 	if len(leaked) > 0 {
 		return false, "open: " + strings.Join(leaked, ", ")
+	}
+	if len(runtimeOwned) > 0 {
+		return true, "only 0, 1 and 2, and the Go runtime's own read-only cgroup CPU-limit files (" + strings.Join(runtimeOwned, ", ") + ", for GOMAXPROCS)"
 	}
 	return true, "only 0, 1 and 2"
 }
