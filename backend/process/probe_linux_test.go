@@ -30,7 +30,7 @@ func runProbe() {
 	init1, _ := os.ReadFile("/proc/1/cmdline")
 	if os.Getppid() != 1 || host != "kavach" || !bytes.HasPrefix(init1, []byte("kavach-reexec:process-init\x00")) {
 		fmt.Printf("refused: ppid %d, hostname %q, pid 1 %q: not a kavach sandbox\n", os.Getppid(), host, init1)
-		os.Exit(3)
+		unix.Exit(3)
 	}
 	res := func(name string, err error) {
 		if err != nil {
@@ -145,5 +145,5 @@ func runProbe() {
 	slices.Sort(env)
 	fmt.Printf("env=%s\n", strings.Join(env, ","))
 	fmt.Println("probe=done")
-	os.Exit(0)
+	unix.Exit(0)
 }

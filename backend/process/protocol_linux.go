@@ -346,6 +346,7 @@ func (p *proc) Wait() (backend.ExitStatus, error) {
 			p.cleanup()
 		}
 		p.s.forget(p)
+		p.s.inflight.Done()
 	})
 	return p.st, p.err
 }

@@ -43,6 +43,11 @@ type sandbox struct {
 	initOutside string
 	pidsTasks   string
 
+	// inflight counts commands from Start until their Wait has finished,
+	// so that Destroy outlasts every one, including those that were
+	// starting while it began.
+	inflight sync.WaitGroup
+
 	mu        sync.Mutex
 	procs     map[*proc]struct{} // guarded by mu
 	stopped   bool               // guarded by mu
@@ -246,6 +251,7 @@ func (s *sandbox) Start(ctx context.Context, c *backend.Command) (backend.Proc, 
 		s.mu.Unlock()
 		return nil, ErrStopped
 	}
+	s.inflight.Add(1)
 	s.mu.Unlock()
 	cfg := s.base
 	cfg.Args, cfg.Env = c.Args, c.Env
@@ -259,12 +265,13 @@ func (s *sandbox) Start(ctx context.Context, c *backend.Command) (backend.Proc, 
 			cfg.Dir = path.Clean(c.Dir)
 		}
 	}
-	stdout, stderr := c.Stdout, c.Stderr
-	if stdout == nil || stderr == nil {
+	if c.Stdout == nil || c.Stderr == nil {
+		s.inflight.Done()
 		return nil, errors.New("start: command without Stdout or Stderr")
 	}
 	p, err := s.spawn(ctx, c, &cfg)
 	if err != nil {
+		s.inflight.Done()
 		return nil, err
 	}
 	s.mu.Lock()
@@ -371,13 +378,14 @@ func (s *sandbox) release(ctx context.Context) error {
 	s.mu.Unlock()
 	for _, p := range procs {
 		_ = p.Kill()
-		done := make(chan struct{})
-		go func() { _, _ = p.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			errs = append(errs, fmt.Errorf("destroy: sandbox init %d did not exit", p.cmd.Process.Pid))
-		}
+		go func() { _, _ = p.Wait() }()
+	}
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		errs = append(errs, fmt.Errorf("destroy: sandbox inits did not exit in 5s"))
 	}
 	if s.cg != nil {
 		s.cgMu.Lock()

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -85,8 +86,11 @@ func missingOf(have []string, want ...string) []string {
 type Cgroup struct {
 	version int
 	// dirs are the group's directories: one per v1 controller (in
-	// v1Controllers order) or the single v2 directory.
-	dirs []string
+	// v1Controllers order) or the single v2 directory. They do not change
+	// after New, so methods may run concurrently with Delete, and fail
+	// with ErrDeleted (or a not-exist error) once it has removed them.
+	dirs    []string
+	deleted atomic.Bool
 }
 
 // New creates the group name under the kavach parent of h and applies l.
@@ -106,7 +110,7 @@ func New(h Host, name string, l Limits) (*Cgroup, error) {
 		err = fmt.Errorf("%w: no hierarchy", ErrUnavailable)
 	}
 	if err != nil {
-		c.rmdirs()
+		_ = c.rmdirs()
 		return nil, fmt.Errorf("create cgroup %s: %w", name, err)
 	}
 	return c, nil
@@ -365,6 +369,9 @@ func (c *Cgroup) FD() (*os.File, error) {
 
 // Procs returns the pids in the group.
 func (c *Cgroup) Procs() ([]int, error) {
+	if c.deleted.Load() {
+		return nil, ErrDeleted
+	}
 	// In v1 the pids hierarchy holds every member; in v2 there is one.
 	dir := c.dirs[0]
 	if c.version == 1 {
@@ -385,6 +392,9 @@ func (c *Cgroup) Procs() ([]int, error) {
 
 // OOMKills returns how many processes the group's memory limit killed.
 func (c *Cgroup) OOMKills() (uint64, error) {
+	if c.deleted.Load() {
+		return 0, ErrDeleted
+	}
 	file := "memory.events"
 	if c.version == 1 {
 		file = "memory.oom_control"
@@ -480,12 +490,12 @@ func (c *Cgroup) Kill(ctx context.Context) error {
 // Delete kills every member, waits until the group is empty and removes
 // it. It is idempotent.
 func (c *Cgroup) Delete(ctx context.Context) error {
-	if len(c.dirs) == 0 {
+	if c.deleted.Load() {
 		return nil
 	}
 	for {
 		pids, err := c.Procs()
-		if errors.Is(err, os.ErrNotExist) {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, ErrDeleted) {
 			break
 		}
 		if err != nil {
@@ -523,7 +533,7 @@ func (c *Cgroup) rmdirs() error {
 		}
 	}
 	if first == nil {
-		c.dirs = nil
+		c.deleted.Store(true)
 	}
 	return first
 }
