@@ -31,7 +31,15 @@ type Config struct {
 	// strongest backend available here for Policy.
 	Backend     backend.Kind
 	AutoBackend bool
-	Policy      policy.Policy
+	// InnerBackend, when set, layers a second backend inside Backend for
+	// real (the original's inner_backend, which never ran): with OCI or
+	// gVisor outside and backend.Process inside, every command also passes
+	// the process backend's last stage (no_new_privs, no capabilities,
+	// Landlock, a second seccomp filter) inside the container. Enforced
+	// lists both layers, and the score follows the composite rule.
+	// Unsupported pairs fail Create with the reason.
+	InnerBackend *backend.Kind
+	Policy       policy.Policy
 	// Timeout bounds every exec (default 30 s); the policy's timeout_ms and
 	// the exec's context can only shorten it.
 	Timeout time.Duration

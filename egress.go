@@ -49,9 +49,9 @@ func (s *Sandbox) setupEgress(ctx context.Context, spec *backend.Spec) error {
 		}
 		return nil
 	}
-	if s.cfg.Backend != backend.Process {
+	if s.cfg.Backend != backend.Process && s.cfg.Backend != backend.OCI {
 		return &backend.NotSupportedError{Kind: s.cfg.Backend, Protection: "egress through the proxy",
-			Reason: "only the process backend serves the proxy inside the sandbox's network namespace"}
+			Reason: "only the process and oci backends let the proxy listen inside the sandbox's network namespace"}
 	}
 	var headers []credential.Header
 	release := func() {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/backend/composite"
 	"github.com/kavach-go/kavach/credential"
 	"github.com/kavach-go/kavach/policy"
 	"github.com/kavach-go/kavach/scan"
@@ -61,6 +62,9 @@ func Create(ctx context.Context, cfg Config) (*Sandbox, error) {
 		if err == nil {
 			err = b.Available(ctx)
 		}
+	}
+	if err == nil && cfg.InnerBackend != nil {
+		b, err = composite.New(b, *cfg.InnerBackend)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("create sandbox: %w", err)

@@ -32,6 +32,7 @@ func init() { register(newRunCmd) }
 
 type runFlags struct {
 	backend      string
+	inner        string
 	policy       string
 	timeout      time.Duration
 	memory       string
@@ -72,6 +73,7 @@ executable; 127 not found; 128+N killed by signal N.`,
 	c.Flags().SetInterspersed(false)
 	fl := c.Flags()
 	fl.StringVarP(&f.backend, "backend", "b", "process", "backend: process|gvisor|oci|wasm|firecracker|sgx|sev|tdx|sy-agnos|noop|auto")
+	fl.StringVar(&f.inner, "inner", "", "layer a second backend inside --backend (e.g. -b oci --inner process)")
 	fl.StringVarP(&f.policy, "policy", "p", "basic", "policy: minimal|basic|strict or a .json/.toml file")
 	fl.DurationVar(&f.timeout, "timeout", kavach.DefaultTimeout, "wall-clock limit; exit 124 when hit")
 	fl.StringVar(&f.memory, "memory", "", "memory limit, e.g. 512M or 2G")
@@ -110,6 +112,13 @@ func buildConfig(f *runFlags) (kavach.Config, error) {
 		cfg.AutoBackend = true
 	} else if cfg.Backend, err = backend.ParseKind(f.backend); err != nil {
 		return cfg, err
+	}
+	if f.inner != "" {
+		k, err := backend.ParseKind(f.inner)
+		if err != nil {
+			return cfg, fmt.Errorf("--inner: %w", err)
+		}
+		cfg.InnerBackend = &k
 	}
 	if f.memory != "" {
 		n, err := parseSize(f.memory)
