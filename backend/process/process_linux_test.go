@@ -31,6 +31,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envProbe) != "" {
 		runProbe()
 	}
+	if os.Getenv(envRootless) != "" {
+		runRootless()
+	}
 	code := func() int {
 		dir, err := os.MkdirTemp("", "kavach-probe-")
 		if err != nil {
