@@ -11,6 +11,9 @@ var (
 	// ErrOutput is returned by ParseOutput and Evaluate for probe output
 	// that cannot be read or does not match the battery.
 	ErrOutput = errors.New("probe: bad output")
+	// ErrUnsupportedBackend is returned by Supported for a backend kind
+	// whose sandboxes cannot run the probe.
+	ErrUnsupportedBackend = errors.New("probe: backend cannot run the probe")
 	// ErrParse is returned by the /proc parsers for malformed input.
 	ErrParse = errors.New("probe: parse")
 )

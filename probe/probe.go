@@ -56,6 +56,10 @@ type HostInfo struct {
 	// resource checks append HoldFlag or AllocFlag to it to start helper
 	// processes.
 	Self []string `json:"self,omitempty"`
+	// Kernel is the host's kernel as HostKernel reports it; it tells a
+	// sandbox that runs on a kernel of its own (gVisor's sentry) from one
+	// on the host's kernel. Empty when unknown.
+	Kernel string `json:"kernel,omitempty"`
 }
 
 // Flags the probe role understands in its helper processes.
@@ -249,12 +253,12 @@ func buildCatalogue() []Check {
 	add("host.root_home", "the host's /root is absent or empty", Base, ownRoot)
 	add("host.env", "an environment variable of the host process is absent", Base, always)
 	add("proc.kcore", "/proc/kcore is masked", Base, ownProc)
-	add("proc.sysrq", "/proc/sysrq-trigger is masked", Base, ownProc)
+	add("proc.sysrq", "/proc/sysrq-trigger is masked or cannot be written", Base, ownProc)
 	add("proc.timer_list", "/proc/timer_list is masked", Base, ownProc)
 	add("proc.kallsyms", "/proc/kallsyms shows no kernel addresses (KASLR not leaked)", Base, ownProc)
 	add("proc.sys_ro", "/proc/sys is read-only", Base, ownProc)
 	add("sys.ro", "/sys is absent or read-only", Base, ownRoot)
-	add("dev.nodes", "/dev holds only null, zero, full, random, urandom, tty, ptmx and pts", Base, ownRoot)
+	add("dev.nodes", "/dev holds only null, zero, full, random, urandom, tty, ptmx and pts (and gVisor's emulated fuse and net/tun)", Base, ownRoot)
 	add("fd.leaked", "only fds 0, 1 and 2 are open at start", Base, always)
 	add("net.host_tcp", "a host loopback TCP listener is unreachable", NetworkOff, networkIsolated)
 	add("net.interfaces", "no interface but loopback", NetworkOff, networkIsolated)
@@ -301,4 +305,17 @@ func ParseOutput(b []byte) (Output, error) {
 		return out, fmt.Errorf("%w: version %d, want %d", ErrOutput, out.Version, OutputVersion)
 	}
 	return out, nil
+}
+
+// Supported returns nil when sandboxes of kind can run the probe (a
+// native Linux program that inspects its kernel's view of itself), or an
+// error wrapping ErrUnsupportedBackend that says why not.
+func Supported(kind backend.Kind) error {
+	switch kind {
+	case backend.Wasm:
+		return fmt.Errorf("%w: %s runs only WebAssembly modules (WASI preview 1), which make no system calls and have no /proc, namespaces or devices to inspect; its isolation is wazero's, not the kernel's", ErrUnsupportedBackend, kind)
+	case backend.Noop:
+		return fmt.Errorf("%w: %s runs no command, so there is nothing to probe", ErrUnsupportedBackend, kind)
+	}
+	return nil
 }

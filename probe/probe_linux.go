@@ -18,6 +18,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/kavach-go/kavach/backend"
 )
 
 // prober holds what the checks share.
@@ -71,7 +73,7 @@ func init() {
 		"host.root_home":    (*prober).rootHome,
 		"host.env":          (*prober).hostEnv,
 		"proc.kcore":        func(p *prober) (bool, string) { return masked("/proc/kcore", unix.O_RDONLY) },
-		"proc.sysrq":        func(p *prober) (bool, string) { return masked("/proc/sysrq-trigger", unix.O_WRONLY) },
+		"proc.sysrq":        func(p *prober) (bool, string) { return sysrq("/proc/sysrq-trigger") },
 		"proc.sys_ro":       (*prober).procSys,
 		"proc.timer_list":   func(p *prober) (bool, string) { return masked("/proc/timer_list", unix.O_RDONLY) },
 		"proc.kallsyms":     (*prober).kallsyms,
@@ -765,9 +767,41 @@ func (p *prober) sysfs() (bool, string) {
 // allowedDevs are the device nodes a sandbox's /dev may hold.
 var allowedDevs = []string{"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts/ptmx"}
 
-func (p *prober) devNodes() (bool, string) {
-	var bad, seen []string
-	err := filepath.WalkDir("/dev", func(path string, d os.DirEntry, err error) error {
+// gvisorDevs are the devices gVisor's sentry always provides, emulated
+// by the sentry itself (its own FUSE server side and its own network
+// stack's tun), with their device numbers. Opening them reaches the
+// sentry, never a host driver.
+var gvisorDevs = map[string][2]uint32{"fuse": {10, 229}, "net/tun": {10, 200}}
+
+// HostKernel returns the running kernel's release and version (uname
+// -r -v), which HostInfo.Kernel carries into the sandbox.
+func HostKernel() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:]) + " " + unix.ByteSliceToString(u.Version[:])
+}
+
+// ownKernel says why the devices this process opens cannot be the
+// host's, or returns "" when it cannot tell: the claim is gVisor and
+// the kernel answering uname is not the host's (the sentry's own).
+func (p *prober) ownKernel() string {
+	if p.h.Enforced.Backend != backend.GVisor || p.h.Kernel == "" {
+		return ""
+	}
+	if k := HostKernel(); k != "" && k != p.h.Kernel {
+		return fmt.Sprintf("the kernel here is gVisor's sentry (%q, the host runs %q)", k, p.h.Kernel)
+	}
+	return ""
+}
+
+func (p *prober) devNodes() (bool, string) { return p.devNodesIn("/dev") }
+
+// devNodesIn checks the device nodes below dir, the sandbox's /dev.
+func (p *prober) devNodesIn(dir string) (bool, string) {
+	var bad, seen, emulated []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil
 		}
@@ -782,21 +816,58 @@ func (p *prober) devNodes() (bool, string) {
 		if kind != unix.S_IFCHR && kind != unix.S_IFBLK {
 			return nil
 		}
-		rel := strings.TrimPrefix(path, "/dev/")
+		rel := strings.TrimPrefix(path, dir+"/")
 		if kind == unix.S_IFCHR && (slices.Contains(allowedDevs, rel) || isPtyName(rel)) {
 			seen = append(seen, rel)
 			return nil
 		}
-		bad = append(bad, fmt.Sprintf("%s (%d:%d)", rel, unix.Major(st.Rdev), unix.Minor(st.Rdev)))
+		dev := fmt.Sprintf("%s (%d:%d)", rel, unix.Major(st.Rdev), unix.Minor(st.Rdev))
+		if n, ok := gvisorDevs[rel]; ok && kind == unix.S_IFCHR && n == [2]uint32{unix.Major(st.Rdev), unix.Minor(st.Rdev)} {
+			emulated = append(emulated, dev)
+			return nil
+		}
+		bad = append(bad, dev)
 		return nil
 	})
 	if err != nil {
-		return false, "walk /dev: " + err.Error()
+		return false, "walk " + dir + ": " + err.Error()
+	}
+	if len(emulated) > 0 {
+		why := p.ownKernel()
+		if why == "" {
+			bad = append(bad, emulated...)
+		} else {
+			seen = append(seen, emulated...)
+			if len(bad) == 0 {
+				return true, "devices: " + strings.Join(seen, " ") + "; " + strings.Join(emulated, " and ") +
+					" are emulated by gVisor, not the host's: " + why
+			}
+		}
 	}
 	if len(bad) > 0 {
 		return false, "unexpected devices: " + strings.Join(bad, " ")
 	}
 	return true, "devices: " + strings.Join(seen, " ")
+}
+
+// sysrq judges /proc/sysrq-trigger by effect: it passes when the file is
+// masked, cannot be opened for writing, or refuses a write. The write is
+// of a key that names no sysrq operation (a newline), so even a host
+// kernel would only log its help text; gVisor's own /proc opens the file
+// and fails the write with EIO.
+func sysrq(path string) (bool, string) {
+	if pass, detail := masked(path, unix.O_WRONLY); pass {
+		return pass, detail
+	}
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true, path + ": " + errName(err)
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte("\n")); err != nil {
+		return true, path + " can be opened but not written: " + errName(err)
+	}
+	return false, path + " accepted a write"
 }
 
 func isPtyName(rel string) bool {

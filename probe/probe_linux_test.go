@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/internal/kavachtest"
 	"github.com/kavach-go/kavach/internal/seccomp"
 )
@@ -446,4 +447,77 @@ func TestGoRuntimeOpensCgroupFiles(t *testing.T) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+func TestSysrqByEffect(t *testing.T) {
+	kavachtest.RequireLinux(t)
+	writable := filepath.Join(t.TempDir(), "sysrq-trigger")
+	if err := os.WriteFile(writable, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path string
+		pass       bool
+		detail     string
+	}{
+		{"absent", "/nonexistent/sysrq-trigger", true, "ENOENT"},
+		{"masked by a device", "/dev/null", true, "masked by device"},
+		// clear_refs opens for writing but refuses a newline, as gVisor's
+		// sysrq-trigger refuses every write.
+		{"opens, refuses writes", "/proc/self/clear_refs", true, "can be opened but not written: EINVAL"},
+		{"accepts writes", writable, false, "accepted a write"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			pass, detail := sysrq(tc.path)
+			if pass != tc.pass || !strings.Contains(detail, tc.detail) {
+				t.Errorf("sysrq(%s) = %v, %q; want %v, %q", tc.path, pass, detail, tc.pass, tc.detail)
+			}
+		})
+	}
+}
+
+// TestDevNodesGVisor checks that gVisor's emulated fuse and net/tun are
+// accepted only when the claim is gVisor and the kernel is not the
+// host's, and only with gVisor's device numbers.
+func TestDevNodesGVisor(t *testing.T) {
+	kavachtest.RequireRoot(t)
+	mkdev := func(t *testing.T, dir, name string, major, minor uint32) {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mknod(path, unix.S_IFCHR|0o600, int(unix.Mkdev(major, minor))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sentry := "4.19.0-gvisor #1 SMP Sun Jan 10 15:06:54 PST 2016"
+	tests := []struct {
+		name       string
+		backend    backend.Kind
+		hostKernel string // HostInfo.Kernel; the probe's own is HostKernel()
+		tunMinor   uint32
+		pass       bool
+		detail     string
+	}{
+		{"gvisor, own kernel", backend.GVisor, sentry, 200, true, "emulated by gVisor"},
+		{"gvisor, host kernel", backend.GVisor, HostKernel(), 200, false, "unexpected devices: fuse (10:229) net/tun (10:200)"},
+		{"gvisor, kernel unknown", backend.GVisor, "", 200, false, "unexpected devices"},
+		{"oci", backend.OCI, sentry, 200, false, "unexpected devices"},
+		{"gvisor, other numbers", backend.GVisor, sentry, 201, false, "unexpected devices: net/tun (10:201)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			mkdev(t, dir, "null", 1, 3)
+			mkdev(t, dir, "fuse", 10, 229)
+			mkdev(t, dir, "net/tun", 10, tc.tunMinor)
+			p := &prober{h: HostInfo{Enforced: backend.Enforced{Backend: tc.backend}, Kernel: tc.hostKernel}}
+			pass, detail := p.devNodesIn(dir)
+			if pass != tc.pass || !strings.Contains(detail, tc.detail) {
+				t.Errorf("devNodes = %v, %q; want %v, %q", pass, detail, tc.pass, tc.detail)
+			}
+		})
+	}
 }

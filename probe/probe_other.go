@@ -27,3 +27,6 @@ func Hold() error { return fmt.Errorf("hold on %s: %w", runtime.GOOS, backend.Er
 func Alloc(mib int) error {
 	return fmt.Errorf("alloc on %s: %w", runtime.GOOS, backend.ErrUnavailable)
 }
+
+// HostKernel returns "": the probe runs only on Linux.
+func HostKernel() string { return "" }

@@ -314,3 +314,18 @@ func TestGuard(t *testing.T) {
 		})
 	}
 }
+
+func TestSupported(t *testing.T) {
+	for _, k := range backend.All() {
+		t.Run(k.String(), func(t *testing.T) {
+			err := Supported(k)
+			refused := k == backend.Wasm || k == backend.Noop
+			if refused != errors.Is(err, ErrUnsupportedBackend) {
+				t.Errorf("Supported(%s) = %v", k, err)
+			}
+			if refused && !strings.Contains(err.Error(), k.String()) {
+				t.Errorf("refusal %q does not name %s", err, k)
+			}
+		})
+	}
+}

@@ -121,6 +121,11 @@ func runVerify(cmd *cobra.Command, f *verifyFlags) error {
 // verify runs the probe in a sandbox built from cfg and p, with the host
 // markers in place, and evaluates its output against the sandbox's claim.
 func verify(ctx context.Context, cfg kavach.Config, p policy.Policy) (*verifyView, error) {
+	if !cfg.AutoBackend {
+		if err := probe.Supported(cfg.Backend); err != nil {
+			return nil, err
+		}
+	}
 	exe, cleanup, err := probeBinary()
 	if err != nil {
 		return nil, err
@@ -151,6 +156,9 @@ func verify(ctx context.Context, cfg kavach.Config, p policy.Policy) (*verifyVie
 	}
 	claim, err := sb.Enforced(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := probe.Supported(claim.Backend); err != nil {
 		return nil, err
 	}
 	h := m.hostInfo(claim)
@@ -301,7 +309,7 @@ func (m *markers) accept(l net.Listener) {
 }
 
 func (m *markers) hostInfo(claim backend.Enforced) probe.HostInfo {
-	h := probe.HostInfo{Enforced: claim, Namespaces: m.ns, PID: os.Getpid(), MarkerEnv: m.envName, MarkerFile: m.file}
+	h := probe.HostInfo{Enforced: claim, Namespaces: m.ns, PID: os.Getpid(), MarkerEnv: m.envName, MarkerFile: m.file, Kernel: probe.HostKernel()}
 	if m.tcp != nil {
 		h.TCPAddr = m.tcp.Addr().String()
 	}

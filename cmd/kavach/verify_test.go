@@ -73,7 +73,8 @@ func TestVerifyErrors(t *testing.T) {
 		{"unknown backend", []string{"verify", "-b", "nonsense"}, `kavach: unknown backend: "nonsense"`},
 		{"unknown policy", []string{"verify", "-p", "paranoid"}, "kavach: unknown policy"},
 		{"unavailable backend", []string{"verify", "-b", "tdx"}, "kavach: create sandbox: backend not available: tdx"},
-		{"noop runs nothing", []string{"verify", "-b", "noop"}, "kavach: read the probe's output: probe: bad output"},
+		{"noop runs nothing", []string{"verify", "-b", "noop"}, "kavach: probe: backend cannot run the probe: noop runs no command"},
+		{"wasm has nothing to probe", []string{"verify", "-b", "wasm"}, "kavach: probe: backend cannot run the probe: wasm runs only WebAssembly modules"},
 		{"bad timeout", []string{"verify", "--timeout", "0s"}, "kavach: --timeout"},
 	}
 	for _, tc := range tests {
