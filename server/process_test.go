@@ -37,9 +37,16 @@ func TestProcessEndToEnd(t *testing.T) {
 	if v := r.json(t); v["stdout"] != "piped\n" {
 		t.Errorf("stdin: %s", r.body)
 	}
-	r = do(t, ts.client, "POST", sb+"/exec", map[string]any{"args": []string{"sleep", "5"}, "timeout_ms": 200})
-	if v := r.json(t); r.status != 200 || v["termination"] != "timeout" {
+	// The exec's timeout bounds its start too: under -race and load a
+	// sandbox can take longer than the timeout to start, which is a
+	// timeout as well.
+	start := time.Now()
+	r = do(t, ts.client, "POST", sb+"/exec", map[string]any{"args": []string{"sleep", "30"}, "timeout_ms": 2000})
+	if v := r.json(t); !(r.status == 200 && v["termination"] == "timeout") && !(r.status == 504 && r.errCode(t) == "timeout") {
 		t.Errorf("timeout: %d %s", r.status, r.body)
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("a 2 s timeout took %v", d)
 	}
 	r = do(t, ts.client, "POST", sb+"/exec", map[string]any{"args": []string{"/no/such/program"}})
 	if r.status != 422 || r.errCode(t) != "exec_failed" {

@@ -318,7 +318,9 @@ func errorCode(err error) (int, string) {
 		return 409, "conflict"
 	case errors.As(err, &ee):
 		return 422, "exec_failed"
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded):
+		return 504, "timeout"
+	case errors.Is(err, context.Canceled):
 		return 503, "canceled"
 	}
 	if errors.Is(err, threat.ErrSuspended) || errors.Is(err, threat.ErrRevoked) {

@@ -17,7 +17,9 @@ import (
 	"github.com/kavach-go/kavach/audit"
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/policy"
+	"github.com/kavach-go/kavach/quarantine"
 	"github.com/kavach-go/kavach/server"
+	"github.com/kavach-go/kavach/threat"
 )
 
 func init() { register(newServeCmd) }
@@ -37,6 +39,8 @@ type serveFlags struct {
 	allowHostMounts bool
 	auditLog        string
 	auditKey        string
+	quarantineDir   string
+	threatState     string
 	shutdownTimeout time.Duration
 	logFormat       string
 	logLevel        string
@@ -79,6 +83,8 @@ kills the rest, destroys every sandbox and closes the audit log.`,
 	fl.BoolVar(&f.allowHostMounts, "allow-host-mounts", false, "let clients' policies bind host paths (mounts, data_dir)")
 	fl.StringVar(&f.auditLog, "audit-log", "", "append every event to this HMAC-chained audit log (needs --audit-key-file)")
 	fl.StringVar(&f.auditKey, "audit-key-file", "", "file holding the audit log's HMAC key")
+	fl.StringVar(&f.quarantineDir, "quarantine-dir", "", "where quarantined output is stored (default $XDG_DATA_HOME/kavach/quarantine)")
+	fl.StringVar(&f.threatState, "threat-state", "", "offender tracker state file; clients are the agents, and a suspended client cannot run")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long running commands may finish on shutdown")
 	fl.StringVar(&f.logFormat, "log-format", "json", "access log format on stderr: json or text")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -173,6 +179,20 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		// Closed last, after every sandbox's destroy event is written.
 		defer func() { _ = w.Close() }()
 		opts.Audit, opts.AuditKey = w, key
+	}
+	qdir := f.quarantineDir
+	if qdir == "" {
+		if qdir, err = quarantine.DefaultDir(); err != nil {
+			return err
+		}
+	}
+	if opts.Quarantine, err = quarantine.New(qdir); err != nil {
+		return err
+	}
+	if f.threatState != "" {
+		if opts.Threat, err = threat.NewOffenderTracker(ctx, threat.TrackerConfig{Path: f.threatState}); err != nil {
+			return err
+		}
 	}
 	srv, err := server.New(opts)
 	if err != nil {

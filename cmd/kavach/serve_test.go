@@ -140,7 +140,7 @@ func TestServeSIGTERM(t *testing.T) {
 	}
 	var stderr bytes.Buffer
 	srv := exec.Command(bin, "serve", "--listen", "unix://"+sock, "--work-root", work, "-b", "process",
-		"--shutdown-timeout", "1s", "--log-format", "text", "--audit-log", auditLog, "--audit-key-file", keyFile)
+		"--shutdown-timeout", "1s", "--log-format", "text", "--audit-log", auditLog, "--audit-key-file", keyFile, "--quarantine-dir", filepath.Join(dir, "q"))
 	srv.Stderr = &stderr
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -360,7 +360,8 @@ func TestServeMCPInspector(t *testing.T) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
-		full := append([]string{"--cli", bin, "serve", "--mcp", "-b", backend, "--work-root", work, "--log-level", "error"}, args...)
+		full := append([]string{"--cli", bin, "serve", "--mcp", "-b", backend, "--work-root", work,
+			"--quarantine-dir", filepath.Join(work, "q"), "--log-level", "error"}, args...)
 		cmd := exec.CommandContext(ctx, insp, full...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
@@ -397,7 +398,10 @@ func TestServeMCPInspector(t *testing.T) {
 	if real && (sc["exit_code"] != float64(5) || sc["stdout"] != "via inspector\n" || sc["verdict"] != "Pass") {
 		t.Errorf("run on the process backend: %v", sc)
 	}
-	if ents, _ := os.ReadDir(work); len(ents) != 0 {
-		t.Errorf("workdirs left behind: %v", ents)
+	ents, _ := os.ReadDir(work)
+	for _, e := range ents {
+		if e.Name() != "q" {
+			t.Errorf("workdir left behind: %s", e.Name())
+		}
 	}
 }
