@@ -18,7 +18,7 @@ import (
 )
 
 // ociOuter returns the OCI backend on the preferred usable runtime.
-func ociOuter(t *testing.T) *oci.Backend {
+func ociOuter(t testing.TB) *oci.Backend {
 	t.Helper()
 	kavachtest.RequireRoot(t)
 	kavachtest.RequireLandlockABI(t, 1)
