@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,10 +24,8 @@ func ociOuter(t testing.TB) *oci.Backend {
 	kavachtest.RequireRoot(t)
 	kavachtest.RequireLandlockABI(t, 1)
 	for _, name := range oci.Runtimes {
-		if _, err := os.Stat("/usr/bin/" + name); err != nil {
-			if _, err := os.Stat("/usr/sbin/" + name); err != nil {
-				continue
-			}
+		if _, err := exec.LookPath(name); err != nil {
+			continue
 		}
 		b := oci.New(oci.WithRuntime(name))
 		if err := b.Available(t.Context()); err == nil {
