@@ -16,6 +16,29 @@
 // across the commands it starts. Programs that use this backend must call
 // reexec.Init (or kavach.Init) first thing in main and in TestMain.
 //
+// # Layout
+//
+// Inside, / is a read-only tmpfs holding: read-only binds of the host's
+// /usr, /bin, /sbin, /lib* (as binds or as the host's merged-/usr
+// symlinks) and of /etc/ld.so.cache, /etc/ssl, /etc/ca-certificates and
+// /etc/alternatives; generated /etc/passwd, group, hosts, hostname,
+// nsswitch.conf and resolv.conf; a /dev with null, zero, full, random,
+// urandom and tty bound from the host plus a private devpts and /dev/shm;
+// a new /proc with kcore, keys, timer_list and sysrq-trigger masked and
+// /proc/sys read-only; no /sys. /tmp is the sandbox's own size-limited
+// tmpfs (TmpSizeMB, default 64 MiB), kept across its commands; the
+// workdir is mounted read-write at WorkdirPath; data_dir at its own path;
+// policy mounts where they ask; Spec.Files on the root tmpfs, never on
+// the host's disk. The root is always read-only, so Enforced reports
+// ReadOnlyRoot whatever the policy asked.
+//
+// Landlock rules follow the same layout: / read and execute, /dev files
+// read-write (no creating), /dev/shm, /dev/pts, /tmp, the workdir and
+// data_dir read-write, each mount as mounted, plus the policy's own
+// landlock_rules (a missing path fails the start). With the host's
+// network, allowed_ports become TCP connect rules. From ABI 6 abstract
+// unix sockets and signals are scoped to the sandbox.
+//
 // # Identity
 //
 // When kavach runs as root, the init runs as uid 0 inside, mapped to the
@@ -24,4 +47,9 @@
 // file on the host belongs to either. Unprivileged, the only uid that can
 // be mapped is the caller's own: it becomes uid 0 inside, and the command
 // keeps uid 0 without any capability (securebits noroot, locked).
+//
+// As root, a host directory given as Spec.Workdir, data_dir or a
+// read-write mount is written as host uid HostIDBase+1000: it must be
+// writable (and every directory above it searchable) by that uid. A fresh
+// workdir is made that way by Create.
 package process
