@@ -1,6 +1,8 @@
 package process
 
 import (
+	"sync"
+
 	"github.com/kavach-go/kavach/backend"
 )
 
@@ -21,7 +23,8 @@ const WorkdirPath = "/work"
 
 // Backend is the process backend.
 type Backend struct {
-	opts options
+	opts  options
+	swept sync.Map // state base directory → true once swept
 }
 
 type options struct {

@@ -79,6 +79,9 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (_ backend.Sand
 	if base == "" {
 		base = h.stateBase
 	}
+	if _, done := b.swept.LoadOrStore(base, true); !done {
+		sweep(base)
+	}
 	s.stateDir, err = os.MkdirTemp(base, "kavach-"+name+"-")
 	if err != nil {
 		return nil, fmt.Errorf("create process sandbox: %w", err)
@@ -135,6 +138,13 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (_ backend.Sand
 			}
 			s.initOutside = "pids"
 		}
+	}
+	var cgDirs []string
+	if s.cg != nil {
+		cgDirs = s.cg.Dirs()
+	}
+	if err := writeOwner(s.stateDir, cgDirs); err != nil {
+		return nil, fmt.Errorf("create process sandbox: %w", err)
 	}
 	uid, gid := 0, 0
 	if h.root {
