@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -90,12 +91,43 @@ func sweep(base string) {
 		}
 		_ = unix.Unmount(filepath.Join(dir, "tmp"), unix.MNT_DETACH)
 		if data, err := os.ReadFile(filepath.Join(dir, cgroupFile)); err == nil {
-			for cg := range strings.SplitSeq(string(data), "\n") {
-				if strings.HasPrefix(cg, "/sys/fs/cgroup/") {
-					_ = syscall.Rmdir(cg)
-				}
-			}
+			removeStaleCgroups(strings.Split(string(data), "\n"))
 		}
 		_ = os.RemoveAll(dir)
+	}
+}
+
+// removeStaleCgroups empties and removes a dead owner's cgroups. A
+// sandbox paused when its owner died is still frozen, and its processes
+// cannot die of their parent's death until thawed.
+func removeStaleCgroups(dirs []string) {
+	var live []string
+	for _, d := range dirs {
+		if strings.HasPrefix(d, "/sys/fs/cgroup/") && !strings.Contains(d, "..") {
+			live = append(live, d)
+		}
+	}
+	for _, d := range live {
+		_ = os.WriteFile(filepath.Join(d, "freezer.state"), []byte("THAWED"), 0)
+		_ = os.WriteFile(filepath.Join(d, "cgroup.freeze"), []byte("0"), 0)
+	}
+	for range 100 {
+		left := live[:0]
+		for _, d := range live {
+			if data, err := os.ReadFile(filepath.Join(d, "cgroup.procs")); err == nil {
+				for f := range strings.FieldsSeq(string(data)) {
+					if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
+						_ = syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+			}
+			if err := syscall.Rmdir(d); err != nil && err != syscall.ENOENT {
+				left = append(left, d)
+			}
+		}
+		if live = left; len(live) == 0 {
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -41,6 +41,18 @@ func TestSweepRemovesDeadOwners(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cg.Delete(t.Context()) })
+	// A member, frozen: the owner died while the sandbox was paused.
+	member := exec.Command("sleep", "1000")
+	if err := member.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go member.Wait()
+	if err := cg.Add(member.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := cg.Freeze(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	if err := writeOwner(stale, cg.Dirs()); err != nil {
 		t.Fatal(err)
 	}
