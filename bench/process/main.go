@@ -10,9 +10,16 @@
 // in it and destroys it: the same work as the CLI's run path, including a
 // process start-up, without the CLI's other layers.
 //
-// Usage (as root; `make bench` runs it):
+// Usage (as root; `make bench` runs it). Build both binaries static
+// (CGO_ENABLED=0): a cgo build starts through the dynamic loader and libc,
+// about 3 ms of CPU more per process, and kavach run starts two.
 //
-//	go run ./bench/process [-n 200] [-kavach ./kavach] [-bwrap bwrap]
+//	CGO_ENABLED=0 go build -o bin/kavach ./cmd/kavach
+//	CGO_ENABLED=0 go run ./bench/process [-n 200] [-kavach bin/kavach] [-bwrap bwrap]
+//
+// It also prints the median CPU time (user+system) of each variant's
+// whole process tree, which load on the machine distorts less than wall
+// time.
 package main
 
 import (
