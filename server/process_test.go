@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,16 +187,24 @@ func TestShutdownKillsExecs(t *testing.T) {
 	id := (&testServer{client: c, base: "http://kavach"}).create(t, map[string]any{})
 	const n = 5
 	results := make(chan int, n)
+	var stopping atomic.Bool
 	for range n {
 		go func() {
-			body, _ := json.Marshal(map[string]any{"args": []string{"sleep", "60"}})
-			resp, err := c.Post("http://kavach/v1/sandboxes/"+id+"/exec", "application/json", bytes.NewReader(body))
-			if err != nil {
-				results <- -1
-				return
+			// An exec that ends before Shutdown failed to start; the test
+			// is about shutdown, so it is started again, a few times.
+			status := -1
+			for range 3 {
+				body, _ := json.Marshal(map[string]any{"args": []string{"sleep", "60"}})
+				resp, err := c.Post("http://kavach/v1/sandboxes/"+id+"/exec", "application/json", bytes.NewReader(body))
+				if err == nil {
+					resp.Body.Close()
+					status = resp.StatusCode
+				}
+				if stopping.Load() {
+					break
+				}
 			}
-			resp.Body.Close()
-			results <- resp.StatusCode
+			results <- status
 		}()
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -208,6 +217,7 @@ func TestShutdownKillsExecs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
+	stopping.Store(true)
 	if err := srv.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
