@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"regexp"
+	"sync"
 )
 
 // codeRule builds a code scanner rule.
@@ -245,162 +246,164 @@ func mountCommand(b []byte, ks, ke int) (int, int, bool) {
 // codeRules are the original's 26 groups, in its order, fixed: no pattern
 // is dead (the capitalised ones match with their case), and each has the
 // context rule its comment gives.
-var codeRules = []*rule{
-	codeRule("shell-exec", "command_injection", Critical, "Shell exec detected",
-		[]string{"exec(", "execSync(", "child_process"}, execCall),
-	codeRule("process-spawn", "command_injection", Critical, "Process spawn detected",
-		[]string{"spawn(", "spawnSync("}, word),
-	codeRule("eval-execution", "command_injection", Critical, "Eval execution detected",
-		[]string{"eval(", "Function("}, func(b []byte, ks, ke int) (int, int, bool) {
-			// Function( counts only with its capital: "function(" is every
-			// JavaScript callback, while "new Function(" builds code from a string.
-			if ke-ks == len("Function(") && b[ks] != 'F' {
-				return 0, 0, false
-			}
-			return word(b, ks, ke)
-		}),
-	codeRule("shell-invocation", "command_injection", High, "Shell invocation detected",
-		[]string{"/bin/sh", "/bin/bash", "/bin/zsh", "cmd.exe", "powershell"}, word),
-	codeRule("shell-metacharacters", "command_injection", High, "Shell metacharacters detected",
-		[]string{"$(", "${", "| sh", "| bash", "; sh", "; bash", "`id", "`whoami", "`uname", "`curl ", "`wget ", "`cat /"},
-		func(b []byte, ks, ke int) (int, int, bool) {
-			switch b[ks] {
-			case '$':
-				if b[ks+1] == '(' {
-					return dollarParen(b, ks, ke)
+var codeRules = sync.OnceValue(func() []*rule {
+	return []*rule{
+		codeRule("shell-exec", "command_injection", Critical, "Shell exec detected",
+			[]string{"exec(", "execSync(", "child_process"}, execCall),
+		codeRule("process-spawn", "command_injection", Critical, "Process spawn detected",
+			[]string{"spawn(", "spawnSync("}, word),
+		codeRule("eval-execution", "command_injection", Critical, "Eval execution detected",
+			[]string{"eval(", "Function("}, func(b []byte, ks, ke int) (int, int, bool) {
+				// Function( counts only with its capital: "function(" is every
+				// JavaScript callback, while "new Function(" builds code from a string.
+				if ke-ks == len("Function(") && b[ks] != 'F' {
+					return 0, 0, false
 				}
-				return dollarBrace(b, ks, ke)
-			case '`':
-				return word(b, ks+1, ke)
-			}
-			return shellAfter(b, ks, ke)
-		}),
-	codeRule("pipe-to-shell", "command_injection", Critical, "Pipe to shell detected",
-		[]string{"curl", "wget"}, regexpAt(`^(?i:curl|wget)\s[^|\n]{0,300}\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b`, true)),
-	codeRule("http-request", "data_exfiltration", Medium, "HTTP request detected",
-		[]string{"fetch(", "axios.", "http.request(", "https.request("}, word),
-	codeRule("dns-exfiltration", "data_exfiltration", High, "DNS exfil detected",
-		[]string{"dns.resolve", "dns.lookup", "nslookup", "dig "},
-		func(b []byte, ks, ke int) (int, int, bool) {
-			if ke-ks == 4 { // "dig ": only as a command with a name or an option.
-				return digCommand(b, ks, ke)
-			}
-			return word(b, ks, ke)
-		}),
-	codeRule("reverse-shell", "data_exfiltration", Critical, "Reverse shell detected",
-		[]string{"mkfifo ", "/dev/tcp/", "/dev/udp/", "nc -e", "ncat -e", "socat exec:", "bash -i >&"},
-		func(b []byte, ks, ke int) (int, int, bool) {
-			if b[ke-1] == ' ' { // mkfifo as a command, not the syscall wrapper mkfifo(
-				return command(b, ks, ke)
-			}
-			return word(b, ks, ke)
-		}),
-	codeRule("network-tools", "data_exfiltration", High, "Network tools detected",
-		[]string{"nc ", "ncat ", "socat ", "telnet ", "nmap "}, netCommand),
-	codeRule("sudo-su", "privilege_escalation", Critical, "Sudo/su detected",
-		[]string{"sudo ", "su -", "su root"}, func(b []byte, ks, ke int) (int, int, bool) {
-			switch ke - ks {
-			case len("sudo "):
-				return command(b, ks, ke)
-			case len("su root"):
 				return word(b, ks, ke)
-			}
-			// "su -", "su -c" and "su -l" switch user; "Su -Fr" and "x su -y"
-			// with other letters are something else.
-			if wordBefore(b, ks) {
-				return 0, 0, false
-			}
-			if wordAt(b, ke) && !((b[ke] == 'c' || b[ke] == 'l') && !wordAt(b, ke+1)) {
-				return 0, 0, false
-			}
-			return ks, ke, true
-		}),
-	codeRule("permission-change", "privilege_escalation", High, "Permission change detected",
-		[]string{"chmod ", "chown ", "chgrp ", "setuid", "setgid"}, func(b []byte, ks, ke int) (int, int, bool) {
-			if b[ke-1] == ' ' {
-				return command(b, ks, ke)
-			}
-			return word(b, ks, ke)
-		}),
-	codeRule("kernel-module", "privilege_escalation", Critical, "Kernel module detected",
-		[]string{"insmod ", "modprobe ", "rmmod "}, command),
-	codeRule("mount-operation", "privilege_escalation", Critical, "Mount operation detected",
-		[]string{"mount", "umount"}, mountCommand),
-	codeRule("capability-manipulation", "privilege_escalation", Critical, "Capability manipulation detected",
-		[]string{"setcap ", "getcap ", "capsh "}, command),
-	codeRule("package-install", "supply_chain", High, "Package install detected",
-		[]string{"npm install", "pip install", "pip3 install", "gem install", "cargo install", "go install",
-			"apt install", "apt-get install", "yum install", "dnf install", "pacman -S"},
-		func(b []byte, ks, ke int) (int, int, bool) {
-			// pacman -S with its capital installs; -s searches.
-			if b[ks] == 'p' && b[ks+1] == 'a' && b[ke-1] != 'S' {
-				return 0, 0, false
-			}
-			return word(b, ks, ke)
-		}),
-	codeRule("remote-script-execution", "supply_chain", Critical, "Remote script execution detected",
-		[]string{"curl", "wget", "<(curl", "<(wget", "$(curl", "$(wget"},
-		func(b []byte, ks, ke int) (int, int, bool) {
-			if b[ks] == '<' || b[ks] == '$' {
-				return ks, ke, true
-			}
-			return pipeToInterpreter(b, ks, ke)
-		}),
-	codeRule("dynamic-import", "supply_chain", Medium, "Dynamic require/import detected",
-		[]string{"require(", "import(", "__import__("}, word),
-	codeRule("base64-decode", "obfuscation", Medium, "Base64 decode detected",
-		[]string{"atob(", "base64 -d", "base64 --decode", "b64decode"}, word),
-	codeRule("unicode-escape", "obfuscation", Medium, "Unicode escape detected",
-		[]string{`\u`, "String.fromCharCode"}, func(b []byte, ks, ke int) (int, int, bool) {
-			if b[ks] == 'S' || b[ks] == 's' {
-				if string(b[ks:ke]) != "String.fromCharCode" {
+			}),
+		codeRule("shell-invocation", "command_injection", High, "Shell invocation detected",
+			[]string{"/bin/sh", "/bin/bash", "/bin/zsh", "cmd.exe", "powershell"}, word),
+		codeRule("shell-metacharacters", "command_injection", High, "Shell metacharacters detected",
+			[]string{"$(", "${", "| sh", "| bash", "; sh", "; bash", "`id", "`whoami", "`uname", "`curl ", "`wget ", "`cat /"},
+			func(b []byte, ks, ke int) (int, int, bool) {
+				switch b[ks] {
+				case '$':
+					if b[ks+1] == '(' {
+						return dollarParen(b, ks, ke)
+					}
+					return dollarBrace(b, ks, ke)
+				case '`':
+					return word(b, ks+1, ke)
+				}
+				return shellAfter(b, ks, ke)
+			}),
+		codeRule("pipe-to-shell", "command_injection", Critical, "Pipe to shell detected",
+			[]string{"curl", "wget"}, regexpAt(`^(?i:curl|wget)\s[^|\n]{0,300}\|\s*(?:sudo\s+)?(?:ba|z|da)?sh\b`, true)),
+		codeRule("http-request", "data_exfiltration", Medium, "HTTP request detected",
+			[]string{"fetch(", "axios.", "http.request(", "https.request("}, word),
+		codeRule("dns-exfiltration", "data_exfiltration", High, "DNS exfil detected",
+			[]string{"dns.resolve", "dns.lookup", "nslookup", "dig "},
+			func(b []byte, ks, ke int) (int, int, bool) {
+				if ke-ks == 4 { // "dig ": only as a command with a name or an option.
+					return digCommand(b, ks, ke)
+				}
+				return word(b, ks, ke)
+			}),
+		codeRule("reverse-shell", "data_exfiltration", Critical, "Reverse shell detected",
+			[]string{"mkfifo ", "/dev/tcp/", "/dev/udp/", "nc -e", "ncat -e", "socat exec:", "bash -i >&"},
+			func(b []byte, ks, ke int) (int, int, bool) {
+				if b[ke-1] == ' ' { // mkfifo as a command, not the syscall wrapper mkfifo(
+					return command(b, ks, ke)
+				}
+				return word(b, ks, ke)
+			}),
+		codeRule("network-tools", "data_exfiltration", High, "Network tools detected",
+			[]string{"nc ", "ncat ", "socat ", "telnet ", "nmap "}, netCommand),
+		codeRule("sudo-su", "privilege_escalation", Critical, "Sudo/su detected",
+			[]string{"sudo ", "su -", "su root"}, func(b []byte, ks, ke int) (int, int, bool) {
+				switch ke - ks {
+				case len("sudo "):
+					return command(b, ks, ke)
+				case len("su root"):
+					return word(b, ks, ke)
+				}
+				// "su -", "su -c" and "su -l" switch user; "Su -Fr" and "x su -y"
+				// with other letters are something else.
+				if wordBefore(b, ks) {
+					return 0, 0, false
+				}
+				if wordAt(b, ke) && !((b[ke] == 'c' || b[ke] == 'l') && !wordAt(b, ke+1)) {
 					return 0, 0, false
 				}
 				return ks, ke, true
-			}
-			if ks > 0 && b[ks-1] == '\\' {
-				return 0, 0, false // an escaped backslash, or inside a run already seen
-			}
-			return escapeRun(`\u`, 4, 3)(b, ks, ke)
-		}),
-	codeRule("hex-encoding", "obfuscation", Low, "Hex encoding detected",
-		[]string{`\x`, "fromhex(", "hex.decode"}, func(b []byte, ks, ke int) (int, int, bool) {
-			if b[ks] == '\\' {
+			}),
+		codeRule("permission-change", "privilege_escalation", High, "Permission change detected",
+			[]string{"chmod ", "chown ", "chgrp ", "setuid", "setgid"}, func(b []byte, ks, ke int) (int, int, bool) {
+				if b[ke-1] == ' ' {
+					return command(b, ks, ke)
+				}
+				return word(b, ks, ke)
+			}),
+		codeRule("kernel-module", "privilege_escalation", Critical, "Kernel module detected",
+			[]string{"insmod ", "modprobe ", "rmmod "}, command),
+		codeRule("mount-operation", "privilege_escalation", Critical, "Mount operation detected",
+			[]string{"mount", "umount"}, mountCommand),
+		codeRule("capability-manipulation", "privilege_escalation", Critical, "Capability manipulation detected",
+			[]string{"setcap ", "getcap ", "capsh "}, command),
+		codeRule("package-install", "supply_chain", High, "Package install detected",
+			[]string{"npm install", "pip install", "pip3 install", "gem install", "cargo install", "go install",
+				"apt install", "apt-get install", "yum install", "dnf install", "pacman -S"},
+			func(b []byte, ks, ke int) (int, int, bool) {
+				// pacman -S with its capital installs; -s searches.
+				if b[ks] == 'p' && b[ks+1] == 'a' && b[ke-1] != 'S' {
+					return 0, 0, false
+				}
+				return word(b, ks, ke)
+			}),
+		codeRule("remote-script-execution", "supply_chain", Critical, "Remote script execution detected",
+			[]string{"curl", "wget", "<(curl", "<(wget", "$(curl", "$(wget"},
+			func(b []byte, ks, ke int) (int, int, bool) {
+				if b[ks] == '<' || b[ks] == '$' {
+					return ks, ke, true
+				}
+				return pipeToInterpreter(b, ks, ke)
+			}),
+		codeRule("dynamic-import", "supply_chain", Medium, "Dynamic require/import detected",
+			[]string{"require(", "import(", "__import__("}, word),
+		codeRule("base64-decode", "obfuscation", Medium, "Base64 decode detected",
+			[]string{"atob(", "base64 -d", "base64 --decode", "b64decode"}, word),
+		codeRule("unicode-escape", "obfuscation", Medium, "Unicode escape detected",
+			[]string{`\u`, "String.fromCharCode"}, func(b []byte, ks, ke int) (int, int, bool) {
+				if b[ks] == 'S' || b[ks] == 's' {
+					if string(b[ks:ke]) != "String.fromCharCode" {
+						return 0, 0, false
+					}
+					return ks, ke, true
+				}
 				if ks > 0 && b[ks-1] == '\\' {
+					return 0, 0, false // an escaped backslash, or inside a run already seen
+				}
+				return escapeRun(`\u`, 4, 3)(b, ks, ke)
+			}),
+		codeRule("hex-encoding", "obfuscation", Low, "Hex encoding detected",
+			[]string{`\x`, "fromhex(", "hex.decode"}, func(b []byte, ks, ke int) (int, int, bool) {
+				if b[ks] == '\\' {
+					if ks > 0 && b[ks-1] == '\\' {
+						return 0, 0, false
+					}
+					return escapeRun(`\x`, 2, 4)(b, ks, ke)
+				}
+				return word(b, ks, ke)
+			}),
+		codeRule("sensitive-path-access", "filesystem_abuse", Critical, "Sensitive path access detected",
+			[]string{"/etc/shadow", "/etc/passwd", "/etc/sudoers", "/.ssh/", "/.gnupg/", "/.aws/", "/.kube/",
+				"/dev/mem", "/dev/kmem", "/proc/kcore"}, func(b []byte, ks, ke int) (int, int, bool) {
+				if isWord(b[ke-1]) && wordAt(b, ke) {
+					return 0, 0, false // "/dev/memory", "/etc/passwdqc.conf"
+				}
+				return ks, ke, true
+			}),
+		codeRule("path-traversal", "filesystem_abuse", High, "Path traversal detected",
+			[]string{"../", `..\`, "%2e%2e%2f", "%2e%2e/", "..%2f", "%2e%2e%5c"}, func(b []byte, ks, ke int) (int, int, bool) {
+				if b[ks+2] == '/' || b[ks+2] == '\\' {
+					return traversal(b, ks, ke)
+				}
+				return encodedTraversal(b, ks, ke)
+			}),
+		codeRule("destructive-operation", "filesystem_abuse", Critical, "Destructive operation detected",
+			[]string{"rm -rf", "rm -fr", "rm -r -f", "dd if=", "mkfs.", "shred "}, func(b []byte, ks, ke int) (int, int, bool) {
+				if b[ke-1] == ' ' {
+					return command(b, ks, ke)
+				}
+				if wordBefore(b, ks) {
 					return 0, 0, false
 				}
-				return escapeRun(`\x`, 2, 4)(b, ks, ke)
-			}
-			return word(b, ks, ke)
-		}),
-	codeRule("sensitive-path-access", "filesystem_abuse", Critical, "Sensitive path access detected",
-		[]string{"/etc/shadow", "/etc/passwd", "/etc/sudoers", "/.ssh/", "/.gnupg/", "/.aws/", "/.kube/",
-			"/dev/mem", "/dev/kmem", "/proc/kcore"}, func(b []byte, ks, ke int) (int, int, bool) {
-			if isWord(b[ke-1]) && wordAt(b, ke) {
-				return 0, 0, false // "/dev/memory", "/etc/passwdqc.conf"
-			}
-			return ks, ke, true
-		}),
-	codeRule("path-traversal", "filesystem_abuse", High, "Path traversal detected",
-		[]string{"../", `..\`, "%2e%2e%2f", "%2e%2e/", "..%2f", "%2e%2e%5c"}, func(b []byte, ks, ke int) (int, int, bool) {
-			if b[ks+2] == '/' || b[ks+2] == '\\' {
-				return traversal(b, ks, ke)
-			}
-			return encodedTraversal(b, ks, ke)
-		}),
-	codeRule("destructive-operation", "filesystem_abuse", Critical, "Destructive operation detected",
-		[]string{"rm -rf", "rm -fr", "rm -r -f", "dd if=", "mkfs.", "shred "}, func(b []byte, ks, ke int) (int, int, bool) {
-			if b[ke-1] == ' ' {
-				return command(b, ks, ke)
-			}
-			if wordBefore(b, ks) {
-				return 0, 0, false
-			}
-			return ks, ke, true
-		}),
-	codeRule("weak-hash", "crypto_misuse", Medium, "Weak hash detected",
-		[]string{"md5(", "sha1("}, word),
-	codeRule("hardcoded-key", "crypto_misuse", High, "Hardcoded key detected",
-		[]string{"AES_KEY", "ENCRYPTION_KEY", "SECRET_KEY"},
-		regexpAt(`^(?i:aes_key|encryption_key|secret_key)[ \t]*[:=][ \t]*["']?[A-Za-z0-9+/=_\-]{8,}`, false)),
-}
+				return ks, ke, true
+			}),
+		codeRule("weak-hash", "crypto_misuse", Medium, "Weak hash detected",
+			[]string{"md5(", "sha1("}, word),
+		codeRule("hardcoded-key", "crypto_misuse", High, "Hardcoded key detected",
+			[]string{"AES_KEY", "ENCRYPTION_KEY", "SECRET_KEY"},
+			regexpAt(`^(?i:aes_key|encryption_key|secret_key)[ \t]*[:=][ \t]*["']?[A-Za-z0-9+/=_\-]{8,}`, false)),
+	}
+})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"sync"
 )
 
 // marker builds a compliance-marker rule from phrases (words separated by
@@ -33,21 +34,23 @@ func upperWord(id, category string, sev Severity, message string, words ...strin
 }
 
 // dataRules are the compliance markers of the original's data scanner.
-var dataRules = concatRules(
-	marker("hipaa-identifier", "compliance_hipaa", High, "HIPAA identifier detected",
-		"patient id", "patient name", "patient record", "patient dob", "patient ssn", "patient mrn",
-		"medical record number", "health insurance claim", "protected health information"),
-	upperWord("hipaa-identifier", "compliance_hipaa", High, "HIPAA identifier detected", "PHI"),
-	marker("gdpr-personal-data", "compliance_gdpr", Medium, "GDPR personal data detected",
-		"data subject", "right to erasure", "right to be forgotten", "consent withdraw", "consent withdrawn",
-		"consent withdrawal", "data processing agreement", "data controller", "data processor"),
-	marker("pci-cardholder-data", "compliance_pci", High, "PCI-DSS cardholder data detected",
-		"cardholder data", "card verification", "primary account number", "PAN data", "track data", "magnetic stripe"),
-	upperWord("pci-cardholder-data", "compliance_pci", High, "PCI-DSS cardholder data detected", "CVV", "CVC"),
-	marker("soc2-audit-artifact", "compliance_soc2", Medium, "SOC2 audit artifact detected",
-		"SOC 2", "SOC2", "trust service criteria", "trust services criteria", "system description",
-		"complementary user entity controls", "CUEC"),
-)
+var dataRules = sync.OnceValue(func() []*rule {
+	return concatRules(
+		marker("hipaa-identifier", "compliance_hipaa", High, "HIPAA identifier detected",
+			"patient id", "patient name", "patient record", "patient dob", "patient ssn", "patient mrn",
+			"medical record number", "health insurance claim", "protected health information"),
+		upperWord("hipaa-identifier", "compliance_hipaa", High, "HIPAA identifier detected", "PHI"),
+		marker("gdpr-personal-data", "compliance_gdpr", Medium, "GDPR personal data detected",
+			"data subject", "right to erasure", "right to be forgotten", "consent withdraw", "consent withdrawn",
+			"consent withdrawal", "data processing agreement", "data controller", "data processor"),
+		marker("pci-cardholder-data", "compliance_pci", High, "PCI-DSS cardholder data detected",
+			"cardholder data", "card verification", "primary account number", "PAN data", "track data", "magnetic stripe"),
+		upperWord("pci-cardholder-data", "compliance_pci", High, "PCI-DSS cardholder data detected", "CVV", "CVC"),
+		marker("soc2-audit-artifact", "compliance_soc2", Medium, "SOC2 audit artifact detected",
+			"SOC 2", "SOC2", "trust service criteria", "trust services criteria", "system description",
+			"complementary user entity controls", "CUEC"),
+	)
+})
 
 func concatRules(groups ...[]*rule) []*rule {
 	var out []*rule

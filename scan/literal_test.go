@@ -33,7 +33,7 @@ func sortHits(h []hit) {
 // random text salted with the keywords of every scanner, in mixed case and
 // at the very end of the input.
 func TestLiteralsMatchNaive(t *testing.T) {
-	l := allEngine.lits
+	l := allEngine().lits
 	r := rand.New(rand.NewPCG(7, 7))
 	alphabet := []byte("abcdeSKsk $(){}\\~`_-./:=\n\t0123456789QxyzAKIA")
 	for round := range 300 {

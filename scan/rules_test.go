@@ -100,7 +100,7 @@ var falsePositives = map[string][]string{
 // allRuleIDs lists every rule id the scanners can report.
 func allRuleIDs() []string {
 	var ids []string
-	for _, r := range slices.Concat(secretRules, codeRules, dataRules) {
+	for _, r := range slices.Concat(secretRules(), codeRules(), dataRules()) {
 		ids = append(ids, r.id)
 	}
 	ids = append(ids, "high-entropy")

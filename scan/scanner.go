@@ -198,25 +198,30 @@ func writePrintable(buf *bytes.Buffer, p []byte) {
 // Secrets returns the secrets scanner: provider tokens, private keys,
 // connection strings with credentials, password and key assignments, and
 // high-entropy tokens.
-func Secrets() Scanner { return secretsEngine }
+func Secrets() Scanner { return secretsEngine() }
 
 // Code returns the code scanner: the original's 26 groups of dangerous
 // commands and code, with context rules against the common false positives.
-func Code() Scanner { return codeEngine }
+func Code() Scanner { return codeEngine() }
 
 // Data returns the personal-data scanner: Luhn-valid cards, mod-97-valid
 // IBANs, US SSNs, emails, phones, IP and MAC addresses, and the
 // HIPAA/GDPR/PCI/SOC2 markers.
-func Data() Scanner { return dataEngine }
+func Data() Scanner { return dataEngine() }
 
 // All returns one scanner that runs the secrets, code and data rules behind
 // a single prefilter pass; its findings are those of the three scanners
 // together, each still naming its own scanner. The gate uses it by default.
-func All() Scanner { return allEngine }
+func All() Scanner { return allEngine() }
 
+// The engines are built on first use, not at package init: building them
+// compiles every rule (about 25 ms and 5 MB), which every program that
+// links kavach would otherwise pay at start, including each sandbox init.
 var (
-	secretsEngine = newEngine("secrets", secretRules, entropyPass)
-	codeEngine    = newEngine("code", codeRules)
-	dataEngine    = newEngine("data", dataRules, dataPass)
-	allEngine     = newEngine("all", slices.Concat(secretRules, codeRules, dataRules), entropyPass, dataPass)
+	secretsEngine = sync.OnceValue(func() *engine { return newEngine("secrets", secretRules(), entropyPass) })
+	codeEngine    = sync.OnceValue(func() *engine { return newEngine("code", codeRules()) })
+	dataEngine    = sync.OnceValue(func() *engine { return newEngine("data", dataRules(), dataPass) })
+	allEngine     = sync.OnceValue(func() *engine {
+		return newEngine("all", slices.Concat(secretRules(), codeRules(), dataRules()), entropyPass, dataPass)
+	})
 )
