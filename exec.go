@@ -220,6 +220,11 @@ func (s *Sandbox) gate(ctx context.Context, res *Result) error {
 	if !s.cfg.Scan.Enabled {
 		return nil
 	}
+	if len(res.Stdout) == 0 && len(res.Stderr) == 0 {
+		// Nothing to release: a pass, without building the scanners.
+		res.Verdict = scan.Pass
+		return nil
+	}
 	out, err := s.gateImpl.Apply(context.WithoutCancel(ctx), res.Stdout, res.Stderr)
 	if err != nil {
 		// The output cannot be released as the policy requires: withhold it.
