@@ -134,9 +134,31 @@ type proc struct {
 	cleanup func()
 	oomBase uint64
 
+	drained sync.WaitGroup // the output copies
+
 	once sync.Once
 	st   backend.ExitStatus
 	err  error
+}
+
+// drain copies r to w until EOF, then closes r. A writer that fails is
+// replaced by a discard, so that the command never blocks on its output.
+func (p *proc) drain(r *os.File, w io.Writer) {
+	p.drained.Go(func() {
+		defer r.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 && w != nil {
+				if _, werr := w.Write(buf[:n]); werr != nil {
+					w = nil
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	})
 }
 
 // spawn starts cfg's command in a fresh init; see the protocol above.
@@ -166,22 +188,49 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 	// Go runtime's search for them (a parse of mountinfo) shortens every
 	// start.
 	cmd.Env = append(cmd.Env, "GODEBUG=containermaxprocs=0,updatemaxprocs=0")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
+	// Stdout and stderr are pipes of our own, drained by our goroutines
+	// until EOF: every process holding a write end lives in the sandbox's
+	// pid namespace and dies with the init, so EOF always comes, and no
+	// output is cut off however slowly the reader drains it.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		cfgR.Close()
+		cfgW.Close()
+		stR.Close()
+		stW.Close()
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		cfgR.Close()
+		cfgW.Close()
+		stR.Close()
+		stW.Close()
+		outR.Close()
+		outW.Close()
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, outW, errW
 	cmd.ExtraFiles = []*os.File{cfgR, stW}
 	cmd.SysProcAttr = s.sysProcAttr()
 	// WaitDelay bounds how long Wait waits for a Stdin reader that never
-	// ends once the init has exited; stdout and stderr reach EOF then
-	// anyway, because every process holding them is dead.
+	// ends once the init has exited (stdout and stderr are ours, above).
 	cmd.WaitDelay = 250 * time.Millisecond
 	joined, err := s.startInCgroup(cmd)
 	cfgR.Close()
 	stW.Close()
+	outW.Close()
+	errW.Close()
 	if err != nil {
 		cfgW.Close()
 		stR.Close()
+		outR.Close()
+		errR.Close()
 		return nil, fmt.Errorf("start sandbox init: %w", err)
 	}
 	p := &proc{s: s, cmd: cmd, status: stR, exitMsg: make(chan *statusMsg, 1), oomBase: oomBase}
+	p.drain(outR, c.Stdout)
+	p.drain(errR, c.Stderr)
 	defer func() {
 		if err != nil {
 			_ = cmd.Process.Kill()
@@ -325,6 +374,7 @@ func readMsg(rd *bufio.Reader) (*statusMsg, error) {
 func (p *proc) Wait() (backend.ExitStatus, error) {
 	p.once.Do(func() {
 		werr := p.cmd.Wait()
+		p.drained.Wait()
 		m := <-p.exitMsg
 		p.status.Close()
 		switch {
