@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -21,17 +20,8 @@ import (
 // sandbox is left afterwards.
 func TestLoad(t *testing.T) { testLoad(t, noop.New()) }
 
-// TestLoadProcess is TestLoad on the process backend. It runs only with
-// KAVACH_TEST_LOAD_PROCESS=1 for now: under -race and load, the process
-// backend loses a command's stdout now and then (exit 0, no output) or
-// fails an exec with EBADF, about one run in two; see the server's
-// report. Remove the gate once that is fixed.
-func TestLoadProcess(t *testing.T) {
-	if os.Getenv("KAVACH_TEST_LOAD_PROCESS") != "1" {
-		t.Skip("set KAVACH_TEST_LOAD_PROCESS=1: the process backend loses output under concurrent execs (known bug)")
-	}
-	testLoad(t, processBackend(t))
-}
+// TestLoadProcess is TestLoad on the process backend.
+func TestLoadProcess(t *testing.T) { testLoad(t, processBackend(t)) }
 
 func testLoad(t *testing.T, b backend.Backend) {
 	const n = 200
