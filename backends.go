@@ -2,15 +2,14 @@ package kavach
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/backend/gvisor"
 	"github.com/kavach-go/kavach/backend/noop"
 	"github.com/kavach-go/kavach/backend/oci"
-	"github.com/kavach-go/kavach/backend/wasm"
 	"github.com/kavach-go/kavach/backend/process"
 	"github.com/kavach-go/kavach/backend/syagnos"
+	"github.com/kavach-go/kavach/backend/wasm"
 	"github.com/kavach-go/kavach/policy"
 )
 
@@ -59,5 +58,5 @@ func findBackend(bs []backend.Backend, k backend.Kind) (backend.Backend, error) 
 			return b, nil
 		}
 	}
-	return nil, &backend.UnavailableError{Kind: k, Reason: fmt.Sprintf("not compiled into this build")}
+	return nil, &backend.UnavailableError{Kind: k, Reason: "not compiled into this build"}
 }
