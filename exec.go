@@ -124,6 +124,7 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 	}
 	sb, enforced, sc := s.sb, s.enforced, s.score
 	e := &execution{start: time.Now()}
+	pidsDir, pidsBase := forkBombBase(ctx, sb)
 	proc, err := sb.Start(ctx, &backend.Command{
 		Args: cmd.Args, Env: s.secretEnv(mergeEnv(s.env(cmd.Env), s.proxyEnv)), Dir: cmd.Dir,
 		Stdin: s.secretStdin(stdin), Stdout: stdout, Stderr: stderr,
@@ -178,6 +179,7 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 		if res.Termination == TerminationExited {
 			res.ExitCode = st.Code
 		}
+		res.Violations = s.forkBombCheck(ctx, pidsDir, pidsBase)
 		if werr != nil {
 			return res, fmt.Errorf("exec %s: wait: %w", cmd.Args[0], werr)
 		}
@@ -187,6 +189,39 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 		return res, nil
 	}
 	return e, wait, nil
+}
+
+// forkBombBase reads the sandbox's pids cgroup before a command starts:
+// its count of refused forks is the base the command is judged against.
+func forkBombBase(ctx context.Context, sb backend.Sandbox) (string, int64) {
+	pr, ok := sb.(backend.PidsReporter)
+	if !ok {
+		return "", 0
+	}
+	dir := pr.PidsCgroup()
+	if dir == "" {
+		return "", 0
+	}
+	st, err := guard.ReadPids(ctx, dir)
+	if err != nil {
+		return "", 0
+	}
+	return dir, st.MaxEvents
+}
+
+// forkBombCheck is the fork-bomb guard after a command: forks the pids
+// limit refused while it ran (the counter's increase since base) are a
+// violation, as is a count still near the limit.
+func (s *Sandbox) forkBombCheck(ctx context.Context, dir string, base int64) []guard.Violation {
+	if dir == "" {
+		return nil
+	}
+	st, err := guard.ReadPids(context.WithoutCancel(ctx), dir)
+	if err != nil {
+		return nil
+	}
+	st.MaxEvents -= base
+	return guard.CheckPids(st, s.cfg.Guard)
 }
 
 // Exec runs cmd and returns its bounded output. The sandbox's timeout and

@@ -60,7 +60,9 @@ func (s *Sandbox) deny(ctx context.Context, cmd Command, vs []guard.Violation, w
 // agent's offender record — revoking the agent's sandboxes at Tier4 — and
 // audits the exec.
 func (s *Sandbox) postExec(ctx context.Context, cmd Command, res *Result, vs []guard.Violation) error {
-	res.Violations = vs
+	// The pre-exec violations first, then those seen while it ran.
+	res.Violations = append(vs, res.Violations...)
+	vs = res.Violations
 	res.Threat = threat.Classify(res.Findings, vs)
 	var errs []error
 	revoke := false

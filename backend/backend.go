@@ -104,3 +104,12 @@ type ExitStatus struct {
 	Signal syscall.Signal // signal that killed it, 0 if it exited
 	OOM    bool           // killed by the memory limit
 }
+
+// PidsReporter is implemented by sandboxes whose processes share a pids
+// cgroup of their own, so that kavach's fork-bomb guard can read its
+// counters (pids.current, pids.max, pids.events).
+type PidsReporter interface {
+	// PidsCgroup returns the directory of that cgroup, or "" when the
+	// sandbox has none.
+	PidsCgroup() string
+}
