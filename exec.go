@@ -29,6 +29,10 @@ type Command struct {
 	// Dir is the working directory inside the sandbox; empty means the
 	// workdir.
 	Dir string
+	// Expected, when set, is how long the command should take: running
+	// longer than Guard.TimeAnomalyMultiplier times it is a time_anomaly
+	// violation (the original's time-anomaly guard).
+	Expected time.Duration
 }
 
 // Shell returns a Command that runs script with /bin/sh -c.
@@ -180,6 +184,9 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 			res.ExitCode = st.Code
 		}
 		res.Violations = s.forkBombCheck(ctx, pidsDir, pidsBase)
+		if cmd.Expected > 0 {
+			res.Violations = append(res.Violations, guard.CheckTimeAnomaly(res.Duration, cmd.Expected, s.cfg.Guard)...)
+		}
 		if werr != nil {
 			return res, fmt.Errorf("exec %s: wait: %w", cmd.Args[0], werr)
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kavach-go/kavach/audit"
 	"github.com/kavach-go/kavach/guard"
@@ -152,5 +153,21 @@ func TestThreatSuspendsAndRevokes(t *testing.T) {
 	other := mk()
 	if _, err := other.Exec(t.Context(), Shell("true")); err != nil {
 		t.Errorf("after reset: %v", err)
+	}
+}
+
+func TestTimeAnomaly(t *testing.T) {
+	sb, _ := newTestSandbox(t, nil)
+	moveTo(t, sb, Running)
+	res, err := sb.Exec(t.Context(), Command{Args: []string{"sleep", "0.3"}, Expected: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Violations) != 1 || res.Violations[0].Type != guard.TimeAnomaly {
+		t.Errorf("violations %+v", res.Violations)
+	}
+	res, err = sb.Exec(t.Context(), Command{Args: []string{"true"}, Expected: 10 * time.Second})
+	if err != nil || len(res.Violations) != 0 {
+		t.Errorf("in time: %+v %v", res.Violations, err)
 	}
 }
