@@ -141,6 +141,29 @@ type proc struct {
 	err  error
 }
 
+// sameWriter reports whether a and b are the same writer; writers of
+// incomparable types are never the same.
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() {
+		if recover() != nil {
+			same = false
+		}
+	}()
+	return a != nil && a == b
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
 // drain copies r to w until EOF, then closes r. A writer that fails is
 // replaced by a discard, so that the command never blocks on its output.
 func (p *proc) drain(r *os.File, w io.Writer) {
@@ -229,8 +252,15 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 		return nil, fmt.Errorf("start sandbox init: %w", err)
 	}
 	p := &proc{s: s, cmd: cmd, status: stR, exitMsg: make(chan *statusMsg, 1), oomBase: oomBase}
-	p.drain(outR, c.Stdout)
-	p.drain(errR, c.Stderr)
+	stdout, stderr := c.Stdout, c.Stderr
+	if sameWriter(stdout, stderr) {
+		// As exec.Cmd promises: one writer for both streams sees one Write
+		// at a time.
+		lw := &lockedWriter{w: stdout}
+		stdout, stderr = lw, lw
+	}
+	p.drain(outR, stdout)
+	p.drain(errR, stderr)
 	defer func() {
 		if err != nil {
 			_ = cmd.Process.Kill()
