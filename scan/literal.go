@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math/bits"
+	"slices"
 )
 
 // literals finds every occurrence of a set of ASCII keywords, ignoring ASCII
@@ -169,12 +170,28 @@ func newLiterals(keywords []string) *literals {
 			panic("scan: two-byte keyword without a rare byte: " + k)
 		}
 	}
-	l.idx4 = make([]uint32, 1<<quadBits+1)
-	for k := range 1 << quadBits {
-		l.idx4[k] = uint32(len(l.flat4))
-		l.flat4 = append(l.flat4, by3[uint32(k)]...)
+	// The index is filled from the sorted keys of by3 rather than by
+	// looking up each of the 1<<quadBits hashes: the lookups cost several
+	// ms of CPU, paid by every kavach run that scans.
+	keys := make([]uint32, 0, len(by3))
+	n := 0
+	for k, as := range by3 {
+		keys = append(keys, k)
+		n += len(as)
 	}
-	l.idx4[1<<quadBits] = uint32(len(l.flat4))
+	slices.Sort(keys)
+	l.flat4 = make([]anchor, 0, n)
+	l.idx4 = make([]uint32, 1<<quadBits+1)
+	next := 0
+	for _, k := range keys {
+		for ; next <= int(k); next++ {
+			l.idx4[next] = uint32(len(l.flat4))
+		}
+		l.flat4 = append(l.flat4, by3[k]...)
+	}
+	for ; next <= 1<<quadBits; next++ {
+		l.idx4[next] = uint32(len(l.flat4))
+	}
 	return l
 }
 
