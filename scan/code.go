@@ -90,10 +90,16 @@ func regexpAt(re string, boundBefore bool) func(b []byte, ks, ke int) (int, int,
 }
 
 // digCommand and pipeToInterpreter are compiled once, outside the match
-// functions that call them.
+// functions that call them, and on first use rather than at package init:
+// every program linking kavach, each sandbox init included, would
+// otherwise compile them at start.
 var (
-	digCommand        = regexpAt(`^(?i:dig)\s+(?:@|[+-][a-z]|[a-z0-9-]+\.[a-z0-9.-]*[a-z])`, true)
-	pipeToInterpreter = regexpAt(`^(?i:curl|wget)\s[^|\n]{0,300}\|\s*(?:sudo\s+)?(?:python[0-9.]*|perl|ruby|node|php)\b`, true)
+	digCommand = sync.OnceValue(func() func(b []byte, ks, ke int) (int, int, bool) {
+		return regexpAt(`^(?i:dig)\s+(?:@|[+-][a-z]|[a-z0-9-]+\.[a-z0-9.-]*[a-z])`, true)
+	})
+	pipeToInterpreter = sync.OnceValue(func() func(b []byte, ks, ke int) (int, int, bool) {
+		return regexpAt(`^(?i:curl|wget)\s[^|\n]{0,300}\|\s*(?:sudo\s+)?(?:python[0-9.]*|perl|ruby|node|php)\b`, true)
+	})
 )
 
 // regexObjects are receivers whose exec( is a regexp or database call, not
@@ -207,10 +213,13 @@ func dollarParen(b []byte, ks, ke int) (int, int, bool) {
 // dollarBrace matches the parameter expansions that shell obfuscation uses
 // (${IFS}, ${PATH:0:1}, ${!x}, ${@}, ${x//a/b}); plain template variables
 // such as ${HOME} or ${name} are everywhere and are no finding.
-var dollarBraceRe = regexp.MustCompile(`^\$\{(?:IFS\}|[!#@]|[A-Za-z_][A-Za-z0-9_]*(?::-?\d+|//|##|%%|:\d+:\d+)|\w*\$)`)
+// It is compiled on first use (see digCommand).
+var dollarBraceRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\$\{(?:IFS\}|[!#@]|[A-Za-z_][A-Za-z0-9_]*(?::-?\d+|//|##|%%|:\d+:\d+)|\w*\$)`)
+})
 
 func dollarBrace(b []byte, ks, ke int) (int, int, bool) {
-	m := dollarBraceRe.FindIndex(b[ks:min(len(b), ks+128)])
+	m := dollarBraceRe().FindIndex(b[ks:min(len(b), ks+128)])
 	if m == nil {
 		return 0, 0, false
 	}
@@ -285,7 +294,7 @@ var codeRules = sync.OnceValue(func() []*rule {
 			[]string{"dns.resolve", "dns.lookup", "nslookup", "dig "},
 			func(b []byte, ks, ke int) (int, int, bool) {
 				if ke-ks == 4 { // "dig ": only as a command with a name or an option.
-					return digCommand(b, ks, ke)
+					return digCommand()(b, ks, ke)
 				}
 				return word(b, ks, ke)
 			}),
@@ -346,7 +355,7 @@ var codeRules = sync.OnceValue(func() []*rule {
 				if b[ks] == '<' || b[ks] == '$' {
 					return ks, ke, true
 				}
-				return pipeToInterpreter(b, ks, ke)
+				return pipeToInterpreter()(b, ks, ke)
 			}),
 		codeRule("dynamic-import", "supply_chain", Medium, "Dynamic require/import detected",
 			[]string{"require(", "import(", "__import__("}, word),

@@ -73,7 +73,7 @@ func secretValue(v []byte) bool {
 // ("2026-02-23T23:59:14Z"), which program output puts after "password ="
 // more often than a password, and asks for at least one letter.
 func unquotedPassword(v []byte) bool {
-	if !secretValue(v) || v[len(v)-1] == ':' || isoDate.Match(v) {
+	if !secretValue(v) || v[len(v)-1] == ':' || isoDate().Match(v) {
 		return false
 	}
 	var letter, other bool
@@ -87,7 +87,8 @@ func unquotedPassword(v []byte) bool {
 	return letter && other
 }
 
-var isoDate = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}`)
+// isoDate is compiled on first use (see digCommand).
+var isoDate = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\d{4}-\d{2}-\d{2}`) })
 
 // genericValue accepts a value of a generic key or token assignment when it
 // has letters and digits and at least 3 bits of entropy per byte, the
