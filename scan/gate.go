@@ -83,10 +83,22 @@ type Gate struct {
 // Quarantine verdict is an error. With no scanners the gate runs All().
 func NewGate(p GatePolicy, store Store, scanners ...Scanner) *Gate {
 	if len(scanners) == 0 {
-		scanners = []Scanner{All()}
+		scanners = []Scanner{lazyAll{}}
 	}
 	return &Gate{policy: p, store: store, scanners: scanners}
 }
+
+// lazyAll is All() built on its first Scan rather than when the gate is
+// made: building it compiles every rule (milliseconds of CPU), which a
+// gate that is disabled or sees no output never needs, and which a
+// caller can do in the background meanwhile (kavach run does).
+type lazyAll struct{}
+
+// Name returns "all", the name of All().
+func (lazyAll) Name() string { return "all" }
+
+// Scan scans b with All().
+func (lazyAll) Scan(b []byte) []Finding { return allEngine().Scan(b) }
 
 // Policy returns the gate's policy.
 func (g *Gate) Policy() GatePolicy { return g.policy }

@@ -219,6 +219,11 @@ func runRun(cmd *cobra.Command, f *runFlags, args []string) error {
 		return err
 	}
 	defer closeAll()
+	// Every exec scans its command line (and its output) with scan.All(),
+	// whose rules take milliseconds of CPU to build: building them now, on
+	// another thread, overlaps that with the sandbox's start instead of
+	// adding it after the command ends.
+	go scan.All()
 	sb, err := kavach.Create(ctx, cfg)
 	if err != nil {
 		return err
