@@ -419,7 +419,6 @@ func nanp(b []byte, p int) (int, int) {
 		if !digitsAt(b, q, 3) || q+3 >= len(b) || b[q+3] != '-' && b[q+3] != '.' && b[q+3] != ' ' {
 			return 0, 0
 		}
-		sep = b[q+3]
 	} else {
 		if !digitsAt(b, q, 3) || q+3 >= len(b) {
 			return 0, 0

@@ -56,7 +56,7 @@ func reMatch(re *regexp.Regexp, o reOpts) func(b []byte, ks, ke int) (int, int, 
 		o.window = 512
 	}
 	return func(b []byte, ks, ke int) (int, int, bool) {
-		if o.assign && bytes.IndexAny(b[ke:min(len(b), ke+48)], ":=") < 0 {
+		if o.assign && !bytes.ContainsAny(b[ke:min(len(b), ke+48)], ":=") {
 			return 0, 0, false
 		}
 		if o.assignNext && !assignsAt(b, ke) {

@@ -279,7 +279,7 @@ func (s *Server) execStream(w http.ResponseWriter, r *http.Request) {
 	}
 	res, werr := p.Wait()
 	if res != nil {
-		s.metrics.exec(e.sb.Backend().String(), time.Now().Sub(start), res.Verdict)
+		s.metrics.exec(e.sb.Backend().String(), time.Since(start), res.Verdict)
 		e.recordVerdict(res)
 	}
 	if broken {
