@@ -219,11 +219,6 @@ func runRun(cmd *cobra.Command, f *runFlags, args []string) error {
 		return err
 	}
 	defer closeAll()
-	// Every exec scans its command line (and its output) with scan.All(),
-	// whose rules take milliseconds of CPU to build: building them now, on
-	// another thread, overlaps that with the sandbox's start instead of
-	// adding it after the command ends.
-	go scan.All()
 	sb, err := kavach.Create(ctx, cfg)
 	if err != nil {
 		return err
@@ -328,6 +323,12 @@ func stream(ctx context.Context, sb *kavach.Sandbox, c kavach.Command, stdout, s
 	if err != nil {
 		return nil, err
 	}
+	// Every exec scans its command line (and its output) with scan.All(),
+	// whose rules take milliseconds of CPU to build: building them now,
+	// while the command runs, takes that off the end of the exec. Not
+	// earlier: a goroutine writing fresh heap while the sandbox's init is
+	// forked costs more in copy-on-write faults than it saves.
+	go scan.All()
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sigs)
