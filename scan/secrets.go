@@ -7,10 +7,20 @@ import (
 )
 
 // secret builds a secrets rule whose regexp starts at the keyword.
+//
+// The regexp is compiled when the rule's keyword is first seen, not when
+// the rule is built: compiling all of them is most of the cost of
+// building the scanners, which every kavach exec does (it redacts its
+// command line) while most inputs contain none of the keywords. The
+// tests' true positives reach every rule, so a bad regexp still fails
+// them.
 func secret(id, category string, sev Severity, message string, keywords []string, re string, o reOpts) *rule {
+	match := sync.OnceValue(func() func(b []byte, ks, ke int) (int, int, bool) {
+		return reMatch(regexp.MustCompile(re), o)
+	})
 	return &rule{
 		scanner: "secrets", id: id, category: category, severity: sev, message: message,
-		keywords: keywords, match: reMatch(regexp.MustCompile(re), o),
+		keywords: keywords, match: func(b []byte, ks, ke int) (int, int, bool) { return match()(b, ks, ke) },
 	}
 }
 
