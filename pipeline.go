@@ -49,6 +49,9 @@ func (s *Sandbox) preExec(ctx context.Context, cmd Command) ([]guard.Violation, 
 
 func (s *Sandbox) deny(ctx context.Context, cmd Command, vs []guard.Violation, why error) error {
 	err := fmt.Errorf("exec %s: %w", firstArg(cmd), why)
+	if s.cfg.Audit == nil {
+		return err
+	}
 	aerr := s.audit(ctx, EventExecDenied, map[string]any{
 		"sandbox_id": s.id, "agent_id": s.cfg.AgentID, "argv": redactArgs(cmd.Args),
 		"violations": vs, "reason": why.Error(),
@@ -73,7 +76,19 @@ func (s *Sandbox) postExec(ctx context.Context, cmd Command, res *Result, vs []g
 		}
 		revoke = esc >= threat.Tier4Revoke
 	}
-	errs = append(errs, s.audit(ctx, EventExec, map[string]any{
+	if s.cfg.Audit != nil {
+		errs = append(errs, s.auditExec(ctx, cmd, res, vs))
+	}
+	if revoke {
+		errs = append(errs, revokeAgent(context.WithoutCancel(ctx), s.cfg.AgentID, s))
+	}
+	return errors.Join(errs...)
+}
+
+// auditExec records one exec; the payload (argv redacted by the
+// scanners) is built only when there is an audit log.
+func (s *Sandbox) auditExec(ctx context.Context, cmd Command, res *Result, vs []guard.Violation) error {
+	return s.audit(ctx, EventExec, map[string]any{
 		"sandbox_id":    s.id,
 		"agent_id":      s.cfg.AgentID,
 		"backend":       s.cfg.Backend.String(),
@@ -89,11 +104,7 @@ func (s *Sandbox) postExec(ctx context.Context, cmd Command, res *Result, vs []g
 		"quarantine_id": res.QuarantineID,
 		"threat":        res.Threat,
 		"truncated":     res.Truncated,
-	}))
-	if revoke {
-		errs = append(errs, revokeAgent(context.WithoutCancel(ctx), s.cfg.AgentID, s))
-	}
-	return errors.Join(errs...)
+	})
 }
 
 // auditFindings keeps what an auditor needs of each finding; the
