@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -69,9 +70,7 @@ func TestKillEndsTreeQuickly(t *testing.T) {
 	if err != nil || st.Signal != syscall.SIGKILL {
 		t.Errorf("killed: %+v, %v", st, err)
 	}
-	if n := sandboxProcs(t, "TestKillEndsTreeQuickly"); n != 0 {
-		t.Errorf("%d sandbox processes left on the host after Kill", n)
-	}
+	leftAfterKill(t, "TestKillEndsTreeQuickly")
 }
 
 func TestOOMReported(t *testing.T) {
@@ -128,9 +127,7 @@ print(n, err)`)
 	if _, err := pr.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if n := sandboxProcs(t, "TestForkBombContained"); n != 0 {
-		t.Errorf("%d sandbox processes left after the fork bomb was killed", n)
-	}
+	leftAfterKill(t, "TestForkBombContained")
 }
 
 func TestPauseFreezes(t *testing.T) {
@@ -312,6 +309,26 @@ func waitFor(t *testing.T, cond func() bool) {
 // kavach's own CLI tests, may run sandboxes at the same time).
 func sandboxProcs(t *testing.T, prefix string) int {
 	t.Helper()
+	return sandboxProcsAs(t, prefix, process.HostIDBase, process.HostIDBase+process.SandboxUID)
+}
+
+// leftAfterKill checks what is left of the sandbox prefix after its
+// command was killed: no process of the command, and at most one init,
+// the sandbox's spare waiting for the next command.
+func leftAfterKill(t *testing.T, prefix string) {
+	t.Helper()
+	if n := sandboxProcsAs(t, prefix, process.HostIDBase+process.SandboxUID); n != 0 {
+		t.Errorf("%d command processes left on the host after Kill", n)
+	}
+	if n := sandboxProcsAs(t, prefix, process.HostIDBase); n > 1 {
+		t.Errorf("%d inits left on the host after Kill, want at most the spare", n)
+	}
+}
+
+// sandboxProcsAs counts the host's processes in cgroups named prefix
+// whose owner is one of uids.
+func sandboxProcsAs(t *testing.T, prefix string, uids ...uint32) int {
+	t.Helper()
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +339,7 @@ func sandboxProcs(t *testing.T, prefix string) int {
 		if e.Name()[0] < '0' || e.Name()[0] > '9' || syscall.Stat("/proc/"+e.Name(), &st) != nil {
 			continue
 		}
-		if st.Uid != process.HostIDBase && st.Uid != process.HostIDBase+process.SandboxUID {
+		if !slices.Contains(uids, st.Uid) {
 			continue
 		}
 		cg, err := os.ReadFile("/proc/" + e.Name() + "/cgroup")

@@ -105,7 +105,24 @@ func initMain() {
 		}
 		unix.Close(pidsFD)
 	}
-	if cfg.WaitGo {
+	// The seccomp filter is built now, installed in the last stage: a
+	// spare has it ready before its command comes. With rlimits it is
+	// built last, as close to the limits as the runtime allows.
+	var (
+		seccompApply func() error
+		seccompErr   error
+	)
+	if len(cfg.Rlimits) == 0 {
+		seccompApply, seccompErr = buildSeccomp(cfg.Seccomp)
+	}
+	if cfg.Spare {
+		// A spare init waits here, its root built, for a command; the
+		// parent runs Spec.Prepare before it sends one.
+		send(statusMsg{T: "idle"})
+		if err := readCommand(cfg); err != nil {
+			fail(stage("read command", err))
+		}
+	} else if cfg.WaitGo {
 		send(statusMsg{T: "ready"})
 		var b [1]byte
 		if n, err := unix.Read(fdConfig, b[:]); n != 1 {
@@ -136,7 +153,7 @@ func initMain() {
 	if len(cfg.Rlimits) > 0 {
 		<-notified
 	}
-	pid, err := lastStage(cfg)
+	pid, err := lastStage(cfg, seccompApply, seccompErr)
 	if err != nil {
 		fail(err)
 	}
@@ -166,14 +183,26 @@ func cloexecAll() {
 	}
 }
 
-func readConfig() (*initConfig, error) {
+// configFile is fd 3; an *os.File made once, so that its finalizer
+// never closes the descriptor between the two reads of a spare.
+var configFile = os.NewFile(fdConfig, "config")
+
+// readFrame reads one length-prefixed message from the config pipe.
+func readFrame() ([]byte, error) {
 	var hdr [4]byte
-	f := os.NewFile(fdConfig, "config")
-	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+	if _, err := io.ReadFull(configFile, hdr[:]); err != nil {
 		return nil, err
 	}
 	buf := make([]byte, binary.BigEndian.Uint32(hdr[:]))
-	if _, err := io.ReadFull(f, buf); err != nil {
+	if _, err := io.ReadFull(configFile, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+func readConfig() (*initConfig, error) {
+	buf, err := readFrame()
+	if err != nil {
 		return nil, err
 	}
 	var cfg initConfig
@@ -181,6 +210,23 @@ func readConfig() (*initConfig, error) {
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+// readCommand reads a spare's command part into cfg.
+func readCommand(cfg *initConfig) error {
+	buf, err := readFrame()
+	if err != nil {
+		return err
+	}
+	var c commandPart
+	if err := json.Unmarshal(buf, &c); err != nil {
+		return err
+	}
+	if len(c.Args) == 0 {
+		return errors.New("empty command")
+	}
+	cfg.Args, cfg.Env, cfg.Dir = c.Args, c.Env, c.Dir
+	return nil
 }
 
 // reap reaps every child until the command has exited, then kills what
@@ -529,8 +575,23 @@ func rawErr(name string, errno syscall.Errno) error {
 	return stage(name, errno)
 }
 
-// lastStage restricts the locked thread and forks the command from it.
-func lastStage(cfg *initConfig) (int, error) {
+// buildSeccomp builds the filter of profile, if any, without installing
+// it.
+func buildSeccomp(profile string) (func() error, error) {
+	if profile == "" {
+		return nil, nil
+	}
+	if seccompImpl == nil {
+		return nil, errNoSeccomp
+	}
+	_, apply, err := seccompImpl(profile)
+	return apply, err
+}
+
+// lastStage restricts the locked thread and forks the command from it;
+// seccompApply installs the filter buildSeccomp built (or seccompErr is
+// why it could not).
+func lastStage(cfg *initConfig, seccompApply func() error, seccompErr error) (int, error) {
 	for c := 0; c <= cfg.LastCap; c++ {
 		if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0, 0); e != 0 && e != unix.EINVAL {
 			return 0, rawErr("drop bounding capabilities", e)
@@ -578,7 +639,13 @@ func lastStage(cfg *initConfig) (int, error) {
 		return 0, &stageError{stage: "exec", path: cfg.Args[0], err: err}
 	}
 	if cfg.Seccomp != "" {
-		if err := applySeccomp(cfg.Seccomp); err != nil {
+		if seccompApply == nil && seccompErr == nil {
+			seccompApply, seccompErr = buildSeccomp(cfg.Seccomp)
+		}
+		if seccompErr != nil {
+			return 0, stage("seccomp", seccompErr)
+		}
+		if err := seccompApply(); err != nil {
 			return 0, stage("seccomp", err)
 		}
 	}

@@ -39,6 +39,16 @@ package process
 // CLONE_NEWCGROUP joins the clone flags; otherwise the parent moves the
 // started init and the init unshares its cgroup namespace itself.
 //
+// A spare ("warm") init runs the same protocol with initConfig.Spare set
+// and without the command: the sandbox starts it in the background after
+// Create and after each Start that consumes one. It builds the root, joins
+// the pids group, sends {"t":"idle"} and blocks reading the command part
+// (commandPart, the same framing) from fd 3. Start takes the spare, reads
+// "idle" (falling back to a fresh init if the spare failed), runs
+// Spec.Prepare, sends the command and goes on as above from "started".
+// The spare's stdin, stdout and stderr are pipes whose other ends the
+// parent keeps until the command is known.
+//
 // Messages on fd 4 are JSON lines. If the init dies without an exit
 // message (Kill sends it SIGKILL), Wait reports the signal that killed it.
 // Both pipes are close-on-exec in the init, so the command inherits only
@@ -95,6 +105,17 @@ type initConfig struct {
 	// the init's own threads (a fork bomb must not starve the init).
 	PidsTasks string `json:"pids_tasks,omitempty"`
 
+	// Spare asks for a spare init: it reads the command part separately,
+	// after "idle".
+	Spare bool `json:"spare,omitempty"`
+
+	Args []string `json:"args"`
+	Env  []string `json:"env"`
+	Dir  string   `json:"dir"`
+}
+
+// commandPart is what a spare init reads once a command is known.
+type commandPart struct {
 	Args []string `json:"args"`
 	Env  []string `json:"env"`
 	Dir  string   `json:"dir"`
@@ -133,6 +154,11 @@ type proc struct {
 	exitMsg chan *statusMsg
 	cleanup func()
 	oomBase uint64
+	// stdin is the write end of a spare's stdin pipe, closed by Wait so
+	// that a copy into it ends.
+	stdin *os.File
+	// refill asks Wait to start the sandbox's next spare.
+	refill bool
 
 	drained sync.WaitGroup // the output copies
 
@@ -206,11 +232,7 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 			return nil, fmt.Errorf("start: %w", err)
 		}
 	}
-	cmd := reexec.Command(initRole)
-	// The init needs no GOMAXPROCS from cgroup CPU limits: skipping the
-	// Go runtime's search for them (a parse of mountinfo) shortens every
-	// start.
-	cmd.Env = append(cmd.Env, "GODEBUG=containermaxprocs=0,updatemaxprocs=0")
+	cmd := newInitCmd()
 	// Stdout and stderr are pipes of our own, drained by our goroutines
 	// until EOF: every process holding a write end lives in the sandbox's
 	// pid namespace and dies with the init, so EOF always comes, and no
@@ -328,6 +350,16 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 	return p, nil
 }
 
+// newInitCmd is the command of a sandbox init, not started.
+func newInitCmd() *exec.Cmd {
+	cmd := reexec.Command(initRole)
+	// The init needs no GOMAXPROCS from cgroup CPU limits: skipping the
+	// Go runtime's search for them (a parse of mountinfo) shortens every
+	// start.
+	cmd.Env = append(cmd.Env, "GODEBUG=containermaxprocs=0,updatemaxprocs=0")
+	return cmd
+}
+
 // startInCgroup starts the init already inside the sandbox's cgroup when
 // the kernel allows it cheaply, and reports whether it did: on v2 with
 // CLONE_INTO_CGROUP, on v1 by forking from a thread that moved itself
@@ -374,8 +406,11 @@ func (s *sandbox) startInCgroup(cmd *exec.Cmd) (bool, error) {
 	return true, nil
 }
 
-func writeConfig(w io.Writer, cfg *initConfig) error {
-	data, err := json.Marshal(cfg)
+func writeConfig(w io.Writer, cfg *initConfig) error { return writeFrame(w, cfg) }
+
+// writeFrame writes v as a u32 big-endian length and JSON, in one write.
+func writeFrame(w io.Writer, v any) error {
+	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
@@ -404,6 +439,9 @@ func readMsg(rd *bufio.Reader) (*statusMsg, error) {
 func (p *proc) Wait() (backend.ExitStatus, error) {
 	p.once.Do(func() {
 		werr := p.cmd.Wait()
+		if p.stdin != nil {
+			p.stdin.Close()
+		}
 		p.drained.Wait()
 		m := <-p.exitMsg
 		p.status.Close()
@@ -430,6 +468,9 @@ func (p *proc) Wait() (backend.ExitStatus, error) {
 			p.cleanup()
 		}
 		p.s.forget(p)
+		if p.refill {
+			p.s.refill()
+		}
 		p.s.inflight.Done()
 	})
 	return p.st, p.err

@@ -49,13 +49,17 @@ type sandbox struct {
 	inflight sync.WaitGroup
 
 	mu        sync.Mutex
+	next      *spareFuture       // guarded by mu; the spare init, see spare_linux.go
+	starts    int                // guarded by mu; commands started
 	procs     map[*proc]struct{} // guarded by mu
 	stopped   bool               // guarded by mu
 	destroyed bool               // guarded by mu
 }
 
 // Create builds a sandbox: its state directory, workdir, /tmp and cgroup.
-// Each Start then runs a fresh init inside new namespaces.
+// Each Start then runs a fresh init inside new namespaces; Create starts
+// the first one in the background as a spare (see spare_linux.go), so
+// that it is ready, its root built, when the first command comes.
 func (b *Backend) Create(ctx context.Context, spec backend.Spec) (_ backend.Sandbox, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -170,6 +174,8 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (_ backend.Sand
 		Rlimits:   pl.rlimits,
 		WaitGo:    spec.Prepare != nil,
 	}
+	// The first command finds its init started, or on its way.
+	s.refill()
 	return s, nil
 }
 
@@ -247,7 +253,7 @@ func (s *sandbox) sysProcAttr() *syscall.SysProcAttr {
 func (s *sandbox) Enforced() backend.Enforced { return s.enforced }
 
 // Start runs cmd in a fresh init inside new namespaces joined to the
-// sandbox's cgroup.
+// sandbox's cgroup: the spare when there is one, else one started now.
 func (s *sandbox) Start(ctx context.Context, c *backend.Command) (backend.Proc, error) {
 	if len(c.Args) == 0 {
 		return nil, ErrEmptyCommand
@@ -262,6 +268,8 @@ func (s *sandbox) Start(ctx context.Context, c *backend.Command) (backend.Proc, 
 		return nil, ErrStopped
 	}
 	s.inflight.Add(1)
+	s.starts++
+	again := s.starts > 1
 	s.mu.Unlock()
 	cfg := s.base
 	cfg.Args, cfg.Env = c.Args, c.Env
@@ -270,20 +278,34 @@ func (s *sandbox) Start(ctx context.Context, c *backend.Command) (backend.Proc, 
 	}
 	cfg.Dir = WorkdirPath
 	if c.Dir != "" {
-		cfg.Dir = path.Join(WorkdirPath, c.Dir) // a relative Dir is below the workdir
-		if path.IsAbs(c.Dir) {
-			cfg.Dir = path.Clean(c.Dir)
-		}
+		cfg.Dir = commandDir(c.Dir)
 	}
 	if c.Stdout == nil || c.Stderr == nil {
 		s.inflight.Done()
 		return nil, errors.New("start: command without Stdout or Stderr")
 	}
-	p, err := s.spawn(ctx, c, &cfg)
+	var (
+		p   *proc
+		ok  bool
+		err error
+	)
+	// A stdin that is a file goes to a fresh init as it is (a terminal
+	// stays a terminal); a spare's stdin is a pipe.
+	if _, isFile := c.Stdin.(*os.File); !isFile {
+		p, ok, err = s.startWarm(ctx, c)
+	}
+	if !ok {
+		p, err = s.spawn(ctx, c, &cfg)
+	}
 	if err != nil {
 		s.inflight.Done()
 		return nil, err
 	}
+	// The next command's init gets ready once this one has ended (so
+	// that it does not compete with it for the CPU), when the sandbox has
+	// shown that it runs more than one: a sandbox for one command (kavach
+	// run) would only pay for a spare it kills.
+	p.refill = again || !ok
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.destroyed || s.stopped {
@@ -293,6 +315,15 @@ func (s *sandbox) Start(ctx context.Context, c *backend.Command) (backend.Proc, 
 	}
 	s.procs[p] = struct{}{}
 	return p, nil
+}
+
+// commandDir is the command's working directory inside: a relative dir
+// is below the workdir.
+func commandDir(dir string) string {
+	if path.IsAbs(dir) {
+		return path.Clean(dir)
+	}
+	return path.Join(WorkdirPath, dir)
 }
 
 func (s *sandbox) forget(p *proc) {
@@ -350,7 +381,12 @@ func (s *sandbox) Stop(ctx context.Context) error {
 	for p := range s.procs {
 		procs = append(procs, p)
 	}
+	f := s.next
+	s.next = nil
 	s.mu.Unlock()
+	if f != nil {
+		go s.drop(f)
+	}
 	var errs []error
 	for _, p := range procs {
 		errs = append(errs, p.Kill())
@@ -385,10 +421,24 @@ func (s *sandbox) release(ctx context.Context) error {
 	for p := range s.procs {
 		procs = append(procs, p)
 	}
+	f := s.next
+	s.next = nil
 	s.mu.Unlock()
+	if f != nil {
+		go s.drop(f)
+	}
 	for _, p := range procs {
 		_ = p.Kill()
 		go func() { _, _ = p.Wait() }()
+	}
+	if s.cg != nil {
+		// Frozen processes (a spare among them) die only once thawed;
+		// the cgroup's Kill thaws after killing.
+		s.cgMu.Lock()
+		if s.paused {
+			errs = append(errs, s.cg.Kill(ctx))
+		}
+		s.cgMu.Unlock()
 	}
 	done := make(chan struct{})
 	go func() { s.inflight.Wait(); close(done) }()

@@ -41,15 +41,3 @@ func seccompRules(profile string) (int, error) {
 	seccompCache.Store(profile, n)
 	return n, nil
 }
-
-// applySeccomp builds and installs profile on the calling thread.
-func applySeccomp(profile string) error {
-	if seccompImpl == nil {
-		return errNoSeccomp
-	}
-	_, apply, err := seccompImpl(profile)
-	if err != nil {
-		return err
-	}
-	return apply()
-}
