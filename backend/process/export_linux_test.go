@@ -1,14 +1,22 @@
 package process
 
-import "github.com/kavach-go/kavach/backend"
+import (
+	"time"
+
+	"github.com/kavach-go/kavach/backend"
+)
 
 // WaitSpare waits until sb's spare init, if one is on its way, is idle
 // or has failed, and reports whether an idle spare is there.
 func WaitSpare(sb backend.Sandbox) bool {
 	s := sb.(*sandbox)
-	s.mu.Lock()
-	f := s.next
-	s.mu.Unlock()
+	var f *spareFuture
+	// The next spare is started once the last command's init is reaped.
+	for deadline := time.Now().Add(time.Second); f == nil && time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
+		s.mu.Lock()
+		f = s.next
+		s.mu.Unlock()
+	}
 	if f == nil {
 		return false
 	}

@@ -88,6 +88,21 @@ func initMain() {
 	if err != nil {
 		fail(stage("read config", err))
 	}
+	// Signals come only from Proc.Signal, which exists once "started" is
+	// sent: forwarding is set up on another thread while this one builds
+	// the root and the last stage, and must be ready before "started"
+	// (set up later, a spare's command would wait for the thread it needs
+	// to start). The threads it needs exist before the command can
+	// fork-bomb the pids limit. With rlimits (the fallback without
+	// cgroups) it must also finish before the limits apply to the init, or
+	// the runtime's mappings would fail.
+	sigs := make(chan os.Signal, 16)
+	notified := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
+			syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGALRM)
+		close(notified)
+	}()
 	// The pids group's file is opened before the root changes, and
 	// joined by this thread only (see initConfig.PidsTasks).
 	pidsFD := -1
@@ -137,19 +152,6 @@ func initMain() {
 			fail(stage("unshare cgroup namespace", err))
 		}
 	}
-	// Signals come only from Proc.Signal, which exists once "started" is
-	// sent: forwarding is set up on another thread while this one builds
-	// the last stage, and must be ready before "started". The threads it
-	// needs exist before the command can fork-bomb the pids limit. With
-	// rlimits (the fallback without cgroups) it must also finish before
-	// the limits apply to the init, or the runtime's mappings would fail.
-	sigs := make(chan os.Signal, 16)
-	notified := make(chan struct{})
-	go func() {
-		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
-			syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGALRM)
-		close(notified)
-	}()
 	if len(cfg.Rlimits) > 0 {
 		<-notified
 	}
@@ -165,6 +167,11 @@ func initMain() {
 		}
 	}()
 	code, sig := reap(pid)
+	// Closing stdio first gives the parent its output EOF before the
+	// status, so that it need not wait for this process's exit.
+	for fd := range 3 {
+		unix.Close(fd)
+	}
 	send(statusMsg{T: "exit", Code: code, Sig: sig})
 	exit(0)
 }

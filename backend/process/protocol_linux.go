@@ -28,11 +28,13 @@ package process
 //	                          ◀───fd 4─── {"t":"started"}   or   {"t":"error",...}; exit 1
 //	Start returns the Proc                          reap, forward signals
 //	                                                command exited: kill(-1, SIGKILL),
-//	                                                reap everything
+//	                                                reap everything, close fds 0-2
 //	                          ◀───fd 4─── {"t":"exit","code":c,"sig":s}; exit 0
-//	Wait: reap init (the kernel has killed the
-//	whole pid namespace with it), read the exit
-//	message, compare the cgroup's OOM count.
+//	Wait: read the exit message, wait for the
+//	output's EOF, compare the cgroup's OOM count;
+//	reap the init in the background. Without an
+//	exit message: reap the init first (the kernel
+//	has killed the whole pid namespace with it).
 //
 // When the sandbox has a cgroup, the init is born in it (CLONE_INTO_CGROUP
 // on v2, a fork from a thread that moved itself into the group on v1) and
@@ -165,6 +167,7 @@ type proc struct {
 	once sync.Once
 	st   backend.ExitStatus
 	err  error
+	werr error // the init's wait error
 }
 
 // sameWriter reports whether a and b are the same writer; writers of
@@ -435,30 +438,31 @@ func readMsg(rd *bufio.Reader) (*statusMsg, error) {
 	return &m, nil
 }
 
-// Wait waits for the command and everything it started.
+// Wait waits for the command and everything it started. The init reports
+// the command's status once it has killed and reaped every other process
+// of the pid namespace and closed its stdio: Wait returns then, and the
+// init itself, whose exit tears the namespaces down (a few milliseconds
+// spent in the kernel), is reaped in the background; Destroy waits for
+// it. An init that dies without a report is reaped first.
 func (p *proc) Wait() (backend.ExitStatus, error) {
 	p.once.Do(func() {
-		werr := p.cmd.Wait()
-		if p.stdin != nil {
-			p.stdin.Close()
-		}
-		p.drained.Wait()
 		m := <-p.exitMsg
-		p.status.Close()
-		switch {
-		case m != nil:
-			p.st = backend.ExitStatus{Code: m.Code, Signal: syscall.Signal(m.Sig)}
-		default:
+		if m == nil {
+			p.reap()
 			ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
 			switch {
 			case ok && ws.Signaled():
 				p.st = backend.ExitStatus{Code: -1, Signal: ws.Signal()}
-			case werr != nil:
-				p.err = fmt.Errorf("wait for sandbox init: %w", werr)
+			case p.werr != nil:
+				p.err = fmt.Errorf("wait for sandbox init: %w", p.werr)
 			default:
 				p.err = fmt.Errorf("sandbox init exited with status %d without reporting the command's", p.cmd.ProcessState.ExitCode())
 			}
+		} else {
+			p.drained.Wait()
+			p.st = backend.ExitStatus{Code: m.Code, Signal: syscall.Signal(m.Sig)}
 		}
+		p.status.Close()
 		if p.s.cg != nil {
 			if n, err := p.s.cg.OOMKills(); err == nil && n > p.oomBase {
 				p.st.OOM = true
@@ -467,13 +471,34 @@ func (p *proc) Wait() (backend.ExitStatus, error) {
 		if p.cleanup != nil {
 			p.cleanup()
 		}
-		p.s.forget(p)
-		if p.refill {
-			p.s.refill()
+		if m == nil {
+			p.done()
+		} else {
+			go func() {
+				p.reap()
+				p.done()
+			}()
 		}
-		p.s.inflight.Done()
 	})
 	return p.st, p.err
+}
+
+// reap waits for the init and for the output copies.
+func (p *proc) reap() {
+	p.werr = p.cmd.Wait()
+	if p.stdin != nil {
+		p.stdin.Close()
+	}
+	p.drained.Wait()
+}
+
+// done ends the command's life in the sandbox, once its init is reaped.
+func (p *proc) done() {
+	p.s.forget(p)
+	if p.refill {
+		p.s.refill()
+	}
+	p.s.inflight.Done()
 }
 
 // Signal sends sig to the command through the init; SIGKILL kills the
