@@ -23,3 +23,17 @@ func WaitSpare(sb backend.Sandbox) bool {
 	<-f.done
 	return f.sp != nil
 }
+
+// SparePID returns the pid of sb's idle spare init, or 0.
+func SparePID(sb backend.Sandbox) int {
+	if !WaitSpare(sb) {
+		return 0
+	}
+	s := sb.(*sandbox)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.next == nil || s.next.sp == nil {
+		return 0
+	}
+	return s.next.sp.cmd.Process.Pid
+}

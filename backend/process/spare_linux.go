@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/kavach-go/kavach/backend"
 )
 
@@ -46,6 +48,21 @@ func (sp *spare) discard() {
 	for _, f := range []*os.File{sp.cfgW, sp.stR, sp.inW, sp.outR, sp.errR} {
 		f.Close()
 	}
+}
+
+// dead reports whether the idle spare has died or reported something
+// (an idle init writes nothing until it has its command).
+func (sp *spare) dead() bool {
+	rc, err := sp.stR.SyscallConn()
+	if err != nil {
+		return true
+	}
+	var n int
+	cerr := rc.Control(func(fd uintptr) {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err = unix.Poll(pfd, 0)
+	})
+	return cerr != nil || err != nil || n != 0 || sp.rd.Buffered() != 0
 }
 
 // refill starts the next spare in the background unless one is there or
@@ -209,6 +226,10 @@ func (s *sandbox) startWarm(ctx context.Context, c *backend.Command) (_ *proc, o
 	// path below reaps it before Start returns.
 	s.inflight.Done()
 	if sp == nil {
+		return nil, false, nil
+	}
+	if sp.dead() {
+		sp.discard()
 		return nil, false, nil
 	}
 	stop := context.AfterFunc(ctx, func() { _ = sp.cmd.Process.Kill() })
