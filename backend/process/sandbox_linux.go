@@ -293,6 +293,12 @@ func (s *sandbox) Start(ctx context.Context, c *backend.Command) (backend.Proc, 
 	// stays a terminal); a spare's stdin is a pipe.
 	if _, isFile := c.Stdin.(*os.File); !isFile {
 		p, ok, err = s.startWarm(ctx, c)
+	} else if !again {
+		// The first command (kavach run -i) would only compete with the
+		// spare for the CPU; the sandbox gets spares if it runs more.
+		if f := s.takeNext(); f != nil {
+			go s.drop(f)
+		}
 	}
 	if !ok {
 		p, err = s.spawn(ctx, c, &cfg)
@@ -305,7 +311,7 @@ func (s *sandbox) Start(ctx context.Context, c *backend.Command) (backend.Proc, 
 	// that it does not compete with it for the CPU), when the sandbox has
 	// shown that it runs more than one: a sandbox for one command (kavach
 	// run) would only pay for a spare it kills.
-	p.refill = again || !ok
+	p.refill = again
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.destroyed || s.stopped {

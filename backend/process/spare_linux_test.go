@@ -129,3 +129,28 @@ func itoa(n int) string {
 		}
 	}
 }
+
+// TestFileStdin gives the first command a file as stdin: it runs in a
+// fresh init that gets the file itself (the spare is dropped), and the
+// command reads it.
+func TestFileStdin(t *testing.T) {
+	b := requireBackend(t)
+	sb := create(t, b, policy.Strict())
+	path := t.TempDir() + "/in"
+	if err := os.WriteFile(path, []byte("from a file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out, errb syncBuffer
+	p, err := sb.Start(t.Context(), &backend.Command{Args: []string{"cat"}, Env: pathEnv, Stdin: f, Stdout: &out, Stderr: &errb})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := p.Wait(); err != nil || st.Code != 0 || out.String() != "from a file\n" {
+		t.Errorf("cat <file: %+v %v %q %q", st, err, out.String(), errb.String())
+	}
+}
