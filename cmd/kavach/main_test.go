@@ -23,6 +23,10 @@ func TestMain(m *testing.M) {
 	os.Setenv("XDG_DATA_HOME", dir)
 	code := m.Run()
 	os.RemoveAll(dir)
+	if builtBin != "" {
+		// The kavach binary built once for the serve tests.
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
 	os.Exit(code)
 }
 
