@@ -225,16 +225,12 @@ func (p *jsonParser) object(dst []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
-		p.skipSpace()
-		switch p.peek() {
-		case ',':
-			p.i++
-			continue
-		case '}':
-			p.i++
+		done, err := p.separator('}')
+		if err != nil {
+			return dst, err
+		}
+		if done {
 			return append(dst, '}'), nil
-		default:
-			return dst, p.errorf("expected ',' or '}'")
 		}
 	}
 }
@@ -318,18 +314,29 @@ func (p *jsonParser) array(dst []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
-		p.skipSpace()
-		switch p.peek() {
-		case ',':
-			p.i++
-			continue
-		case ']':
-			p.i++
+		done, err := p.separator(']')
+		if err != nil {
+			return dst, err
+		}
+		if done {
 			return append(dst, ']'), nil
-		default:
-			return dst, p.errorf("expected ',' or ']'")
 		}
 	}
+}
+
+// separator reads what follows a member of an object or array: ',' (more
+// to come) or the closing byte (done).
+func (p *jsonParser) separator(closing byte) (done bool, err error) {
+	p.skipSpace()
+	switch p.peek() {
+	case ',':
+		p.i++
+		return false, nil
+	case closing:
+		p.i++
+		return true, nil
+	}
+	return false, p.errorf("expected ',' or '%c'", closing)
 }
 
 // str parses a JSON string at p.i and appends its decoded UTF-8 bytes to dst.
