@@ -32,6 +32,13 @@ type Options struct {
 	// RetryDelay is the pause after a failed refill (default 100 ms,
 	// doubling up to 5 s).
 	RetryDelay time.Duration
+	// RefillDelay is how long the replacement of a sandbox handed out by
+	// Get waits before it is built, while other warm sandboxes remain
+	// (default 10 ms; negative: no wait). Building a sandbox takes several
+	// milliseconds of CPU; started at once it competes with the caller's
+	// first command, which on a small machine doubles that command's
+	// latency. A Get that empties the pool starts the refill at once.
+	RefillDelay time.Duration
 }
 
 // Stats counts what a pool has done.
@@ -69,6 +76,9 @@ func New(ctx context.Context, template kavach.Config, size int, opts Options) (*
 	}
 	if opts.RetryDelay <= 0 {
 		opts.RetryDelay = 100 * time.Millisecond
+	}
+	if opts.RefillDelay == 0 {
+		opts.RefillDelay = 10 * time.Millisecond
 	}
 	p := &Pool{template: template, size: size, opts: opts, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	// One sandbox made now proves the template and is the first warm one.
@@ -163,8 +173,13 @@ func (p *Pool) Get(ctx context.Context) (*kavach.Sandbox, error) {
 			sb = p.idle[n-1]
 			p.idle = p.idle[:n-1]
 		}
+		left := len(p.idle)
 		p.mu.Unlock()
-		p.poke()
+		if sb == nil || left == 0 || p.opts.RefillDelay < 0 {
+			p.poke()
+		} else {
+			time.AfterFunc(p.opts.RefillDelay, p.poke)
+		}
 		if sb == nil {
 			break
 		}

@@ -130,6 +130,25 @@ func initMain() {
 	if len(cfg.Rlimits) == 0 {
 		seccompApply, seccompErr = buildSeccomp(cfg.Seccomp)
 	}
+	// The cgroup namespace is created now that the parent has put the
+	// init in the sandbox's group (it does so before it sends the
+	// config), so that the group is the root inside.
+	if cfg.UnshareCgroup {
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			fail(stage("unshare cgroup namespace", err))
+		}
+	}
+	// A spare restricts its thread before it reports idle: the
+	// restrictions depend on the sandbox, not on the command, and applied
+	// now they are off the path of the command that comes. With rlimits
+	// they wait for the command, as late as the runtime allows.
+	early := cfg.Spare && len(cfg.Rlimits) == 0
+	if early {
+		<-notified
+		if err := restrictThread(cfg, seccompApply, seccompErr); err != nil {
+			fail(err)
+		}
+	}
 	if cfg.Spare {
 		// A spare init waits here, its root built, for a command; the
 		// parent runs Spec.Prepare before it sends one.
@@ -145,17 +164,15 @@ func initMain() {
 		}
 	}
 	unix.Close(fdConfig)
-	// The cgroup namespace is created now that the parent has put the
-	// init in the sandbox's group, so that the group is the root inside.
-	if cfg.UnshareCgroup {
-		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
-			fail(stage("unshare cgroup namespace", err))
+	if !early {
+		if len(cfg.Rlimits) > 0 {
+			<-notified
+		}
+		if err := restrictThread(cfg, seccompApply, seccompErr); err != nil {
+			fail(err)
 		}
 	}
-	if len(cfg.Rlimits) > 0 {
-		<-notified
-	}
-	pid, err := lastStage(cfg, seccompApply, seccompErr)
+	pid, err := startCommand(cfg)
 	if err != nil {
 		fail(err)
 	}
@@ -595,40 +612,41 @@ func buildSeccomp(profile string) (func() error, error) {
 	return apply, err
 }
 
-// lastStage restricts the locked thread and forks the command from it;
-// seccompApply installs the filter buildSeccomp built (or seccompErr is
-// why it could not).
-func lastStage(cfg *initConfig, seccompApply func() error, seccompErr error) (int, error) {
+// restrictThread restricts the locked thread the command is forked from:
+// bounding set, credentials, capabilities, no_new_privs, Landlock and
+// seccomp; seccompApply installs the filter buildSeccomp built (or
+// seccompErr is why it could not).
+func restrictThread(cfg *initConfig, seccompApply func() error, seccompErr error) error {
 	for c := 0; c <= cfg.LastCap; c++ {
 		if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0, 0); e != 0 && e != unix.EINVAL {
-			return 0, rawErr("drop bounding capabilities", e)
+			return rawErr("drop bounding capabilities", e)
 		}
 	}
 	if cfg.Root0 {
 		if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_SECUREBITS, securebitsNoRoot, 0, 0, 0, 0); e != 0 {
-			return 0, rawErr("set securebits", e)
+			return rawErr("set securebits", e)
 		}
 	} else {
 		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
-			return 0, rawErr("setgroups", e)
+			return rawErr("setgroups", e)
 		}
 		if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(cfg.GID), uintptr(cfg.GID), uintptr(cfg.GID)); e != 0 {
-			return 0, rawErr("setresgid", e)
+			return rawErr("setresgid", e)
 		}
 		if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(cfg.UID), uintptr(cfg.UID), uintptr(cfg.UID)); e != 0 {
-			return 0, rawErr("setresuid", e)
+			return rawErr("setresuid", e)
 		}
 	}
 	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); e != 0 {
-		return 0, rawErr("clear ambient capabilities", e)
+		return rawErr("clear ambient capabilities", e)
 	}
 	hdr := capHeader{version: capV3}
 	var data [2]capData
 	if _, _, e := unix.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
-		return 0, rawErr("capset", e)
+		return rawErr("capset", e)
 	}
 	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
-		return 0, rawErr("no_new_privs", e)
+		return rawErr("no_new_privs", e)
 	}
 	if cfg.Landlock != nil {
 		if _, err := landlock.RestrictThread(landlock.Config{
@@ -638,22 +656,18 @@ func lastStage(cfg *initConfig, seccompApply func() error, seccompErr error) (in
 			ConnectPorts: cfg.Landlock.Ports,
 			Scoped:       cfg.Landlock.Scoped,
 		}); err != nil {
-			return 0, stage("landlock", err)
+			return stage("landlock", err)
 		}
-	}
-	path, err := lookPath(cfg.Args[0], cfg.Env)
-	if err != nil {
-		return 0, &stageError{stage: "exec", path: cfg.Args[0], err: err}
 	}
 	if cfg.Seccomp != "" {
 		if seccompApply == nil && seccompErr == nil {
 			seccompApply, seccompErr = buildSeccomp(cfg.Seccomp)
 		}
 		if seccompErr != nil {
-			return 0, stage("seccomp", seccompErr)
+			return stage("seccomp", seccompErr)
 		}
 		if err := seccompApply(); err != nil {
-			return 0, stage("seccomp", err)
+			return stage("seccomp", err)
 		}
 	}
 	// rlimits are per process: set on the init just before the fork, the
@@ -662,8 +676,18 @@ func lastStage(cfg *initConfig, seccompApply func() error, seccompErr error) (in
 	for _, r := range cfg.Rlimits {
 		lim := unix.Rlimit{Cur: r.Value, Max: r.Value}
 		if err := unix.Prlimit(0, r.Resource, &lim, nil); err != nil {
-			return 0, stage("rlimit", err)
+			return stage("rlimit", err)
 		}
+	}
+	return nil
+}
+
+// startCommand forks and executes the command from the restricted
+// thread, looking it up on its PATH with the command's credentials.
+func startCommand(cfg *initConfig) (int, error) {
+	path, err := lookPath(cfg.Args[0], cfg.Env)
+	if err != nil {
+		return 0, &stageError{stage: "exec", path: cfg.Args[0], err: err}
 	}
 	pid, err := syscall.ForkExec(path, cfg.Args, &syscall.ProcAttr{
 		Dir:   cfg.Dir,
