@@ -44,7 +44,9 @@ package process
 // A spare ("warm") init runs the same protocol with initConfig.Spare set
 // and without the command: the sandbox starts it in the background after
 // Create and after each Start that consumes one. It builds the root, joins
-// the pids group, sends {"t":"idle"} and blocks reading the command part
+// the pids group, restricts its locked thread as the last stage would
+// (all of it but the rlimits fallback, which waits for the command),
+// sends {"t":"idle"} and blocks reading the command part
 // (commandPart, the same framing) from fd 3. Start takes the spare, reads
 // "idle" (falling back to a fresh init if the spare failed), runs
 // Spec.Prepare, sends the command and goes on as above from "started".
