@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -208,6 +210,13 @@ func forkBombBase(ctx context.Context, sb backend.Sandbox) (string, int64) {
 	dir := pr.PidsCgroup()
 	if dir == "" {
 		return "", 0
+	}
+	// Only the counter of refused forks is needed as the base: one read
+	// on the command's path instead of ReadPids's four.
+	if b, err := os.ReadFile(filepath.Join(dir, "pids.events")); err == nil {
+		if n, err := guard.ParsePidsEvents(string(b)); err == nil {
+			return dir, n
+		}
 	}
 	st, err := guard.ReadPids(ctx, dir)
 	if err != nil {
