@@ -37,7 +37,7 @@ func TestNativeTable(t *testing.T) {
 		"personality": unix.SYS_PERSONALITY, "ioctl": unix.SYS_IOCTL, "mount_setattr": unix.SYS_MOUNT_SETATTR,
 		"newfstatat": unix.SYS_NEWFSTATAT, "landlock_restrict_self": unix.SYS_LANDLOCK_RESTRICT_SELF,
 	} {
-		if got := a.table[name]; uintptr(got) != want {
+		if got := a.table()[name]; uintptr(got) != want {
 			t.Errorf("%s = %d, x/sys/unix says %d", name, got, want)
 		}
 	}

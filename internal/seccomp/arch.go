@@ -10,8 +10,10 @@ type arch struct {
 	audit uint32
 	// x32 is true where the same audit arch also carries the x32 ABI, whose
 	// syscall numbers have bit 30 set (x86_64 only).
-	x32   bool
-	table map[string]uint32
+	x32 bool
+	// table returns the syscall name to number map; it is built on first
+	// use, so a process pays only for the architectures it compiles for.
+	table func() map[string]uint32
 }
 
 // Audit arch values from linux/audit.h, spelled out because x/sys/unix only

@@ -64,7 +64,7 @@ func childMain(mode string) int {
 		return 126
 	case "probe":
 		for _, p := range probes {
-			if _, ok := archs[runtime.GOARCH].table[p.sys]; !ok && p.sys != "" {
+			if _, ok := archs[runtime.GOARCH].table()[p.sys]; !ok && p.sys != "" {
 				continue
 			}
 			fmt.Printf("%s %d\n", p.name, int(p.call()))
@@ -205,7 +205,7 @@ const nowhere = "/nonexistent-kavach-seccomp"
 func sys(name string, args ...uintptr) syscall.Errno {
 	var a [6]uintptr
 	copy(a[:], args)
-	_, _, e := unix.Syscall6(uintptr(archs[runtime.GOARCH].table[name]), a[0], a[1], a[2], a[3], a[4], a[5])
+	_, _, e := unix.Syscall6(uintptr(archs[runtime.GOARCH].table()[name]), a[0], a[1], a[2], a[3], a[4], a[5])
 	return e
 }
 
@@ -213,7 +213,7 @@ func sys(name string, args ...uintptr) syscall.Errno {
 func sysFD(name string, args ...uintptr) syscall.Errno {
 	var a [6]uintptr
 	copy(a[:], args)
-	fd, _, e := unix.Syscall6(uintptr(archs[runtime.GOARCH].table[name]), a[0], a[1], a[2], a[3], a[4], a[5])
+	fd, _, e := unix.Syscall6(uintptr(archs[runtime.GOARCH].table()[name]), a[0], a[1], a[2], a[3], a[4], a[5])
 	if e == 0 {
 		unix.Close(int(fd))
 	}

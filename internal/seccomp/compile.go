@@ -47,12 +47,13 @@ type resolved struct {
 func resolve(p *profile, a *arch) ([]resolved, error) {
 	rs := make([]resolved, 0, len(p.rules))
 	seen := make(map[string]bool, len(p.rules))
+	table := a.table()
 	for _, r := range p.rules {
 		if seen[r.name] {
 			return nil, fmt.Errorf("compile %s profile: syscall %s has two rules", p.name, r.name)
 		}
 		seen[r.name] = true
-		if nr, ok := a.table[r.name]; ok {
+		if nr, ok := table[r.name]; ok {
 			rs = append(rs, resolved{nr: nr, rule: r})
 		}
 	}

@@ -51,7 +51,7 @@ func Build(profile string) (*Filter, error) {
 
 // buildFor compiles profile for goarch without caching.
 func buildFor(profile, goarch string) built {
-	p, ok := profiles[profile]
+	p, ok := profiles()[profile]
 	if !ok {
 		return built{err: fmt.Errorf("build seccomp filter %q: %w", profile, ErrUnknownProfile)}
 	}

@@ -89,7 +89,7 @@ func (p *profile) verdict(a *arch, d seccompData) seccompAction {
 		return actionKillProcess
 	}
 	for _, r := range p.rules {
-		nr, ok := a.table[r.name]
+		nr, ok := a.table()[r.name]
 		if !ok || nr != d.nr {
 			continue
 		}

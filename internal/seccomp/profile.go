@@ -1,6 +1,9 @@
 package seccomp
 
-import "strconv"
+import (
+	"strconv"
+	"sync"
+)
 
 // seccompAction is a seccomp return value (SECCOMP_RET_*): what the kernel does
 // with a syscall the filter has looked at.
@@ -299,20 +302,25 @@ var allowed = []string{
 	"msgget", "msgsnd", "msgrcv", "msgctl",
 }
 
-// profiles holds the two profiles by name.
-var profiles = map[string]*profile{
-	// basic allows everything but the kernel attack surface.
-	"basic": {
-		name:  "basic",
-		def:   actionAllow,
-		rules: concat(denied, conditional, []rule{basicSocket}),
-	},
-	// strict allows only what real programs need. Unknown syscalls fail
-	// with ENOSYS so a libc falls back to an older call; the denied list
-	// keeps its EPERM.
-	"strict": {
-		name:  "strict",
-		def:   actionENOSYS,
-		rules: concat(denied, conditional, []rule{strictSocket}, all(actionAllow, allowed...)),
-	},
-}
+// profiles holds the two profiles by name. It is built on first use: the
+// strict profile alone is a few hundred rules, and only a process that
+// compiles a filter needs them, while every kavach process links this
+// package.
+var profiles = sync.OnceValue(func() map[string]*profile {
+	return map[string]*profile{
+		// basic allows everything but the kernel attack surface.
+		"basic": {
+			name:  "basic",
+			def:   actionAllow,
+			rules: concat(denied, conditional, []rule{basicSocket}),
+		},
+		// strict allows only what real programs need. Unknown syscalls fail
+		// with ENOSYS so a libc falls back to an older call; the denied list
+		// keeps its EPERM.
+		"strict": {
+			name:  "strict",
+			def:   actionENOSYS,
+			rules: concat(denied, conditional, []rule{strictSocket}, all(actionAllow, allowed...)),
+		},
+	}
+})

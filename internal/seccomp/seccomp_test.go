@@ -26,7 +26,7 @@ func TestBuild(t *testing.T) {
 				if f.Profile() != name {
 					t.Errorf("Profile() = %q, want %q", f.Profile(), name)
 				}
-				rs, err := resolve(profiles[name], archs[goarch])
+				rs, err := resolve(profiles()[name], archs[goarch])
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -67,10 +67,10 @@ func TestBuildErrors(t *testing.T) {
 // TestNames catches typos: every syscall a profile names must exist on at
 // least one architecture, and the ones every program needs on both.
 func TestNames(t *testing.T) {
-	for _, p := range profiles {
+	for _, p := range profiles() {
 		for _, r := range p.rules {
-			_, x86 := sysX86_64[r.name]
-			_, arm := sysAarch64[r.name]
+			_, x86 := sysX86_64()[r.name]
+			_, arm := sysAarch64()[r.name]
 			if !x86 && !arm {
 				t.Errorf("%s: syscall %q exists on no architecture", p.name, r.name)
 			}
@@ -92,8 +92,8 @@ func TestNames(t *testing.T) {
 func TestStrictWithinBasic(t *testing.T) {
 	for goarch, a := range archs {
 		for _, d := range sweep(a) {
-			s := profiles["strict"].verdict(a, d)
-			b := profiles["basic"].verdict(a, d)
+			s := profiles()["strict"].verdict(a, d)
+			b := profiles()["basic"].verdict(a, d)
 			if s == actionAllow && b != actionAllow {
 				t.Fatalf("%s: nr %d args %x: strict allows, basic says %v", goarch, d.nr, d.args, b)
 			}
@@ -107,13 +107,13 @@ func TestStrictWithinBasic(t *testing.T) {
 func verdictByName(t testing.TB, profile, goarch, name string, args ...uint64) seccompAction {
 	t.Helper()
 	a := archs[goarch]
-	nr, ok := a.table[name]
+	nr, ok := a.table()[name]
 	if !ok {
 		t.Fatalf("no syscall %s on %s", name, goarch)
 	}
 	d := seccompData{nr: nr, arch: a.audit}
 	copy(d.args[:], args)
-	return profiles[profile].verdict(a, d)
+	return profiles()[profile].verdict(a, d)
 }
 
 // TestProgram runs the compiled programs in the interpreter on hand-picked
@@ -271,7 +271,7 @@ func TestProgram(t *testing.T) {
 			if c.nr != nil {
 				d.nr = *c.nr
 			} else {
-				nr, ok := a.table[c.name]
+				nr, ok := a.table()[c.name]
 				if !ok {
 					t.Fatalf("no syscall %s on %s", c.name, c.goarch)
 				}
@@ -285,7 +285,7 @@ func TestProgram(t *testing.T) {
 			if got != c.want {
 				t.Errorf("program returns %v, want %v", got, c.want)
 			}
-			if v := profiles[c.profile].verdict(a, d); v != c.want {
+			if v := profiles()[c.profile].verdict(a, d); v != c.want {
 				t.Errorf("declared rules say %v, want %v", v, c.want)
 			}
 		})
@@ -298,7 +298,7 @@ func TestProgram(t *testing.T) {
 // bits and neighbouring values.
 func sweep(a *arch) []seccompData {
 	var vals []uint32
-	for _, p := range profiles {
+	for _, p := range profiles() {
 		for _, r := range p.rules {
 			for _, c := range r.clauses {
 				for _, cd := range c.conds {
@@ -329,9 +329,9 @@ func sweep(a *arch) []seccompData {
 	}
 	var out []seccompData
 	conditional := map[uint32]bool{}
-	for _, p := range profiles {
+	for _, p := range profiles() {
 		for _, r := range p.rules {
-			if nr, ok := a.table[r.name]; ok && len(r.clauses) > 0 {
+			if nr, ok := a.table()[r.name]; ok && len(r.clauses) > 0 {
 				conditional[nr] = true
 			}
 		}
@@ -355,7 +355,7 @@ func sweep(a *arch) []seccompData {
 // the policy it was compiled from, not against its own output).
 func TestDifferential(t *testing.T) {
 	for goarch, a := range archs {
-		for name, p := range profiles {
+		for name, p := range profiles() {
 			t.Run(goarch+"/"+name, func(t *testing.T) {
 				prog := mustBuild(t, name, goarch).prog
 				data := sweep(a)
@@ -392,7 +392,7 @@ func FuzzProgram(f *testing.F) {
 	var targets []target
 	for _, goarch := range []string{"amd64", "arm64"} {
 		for _, name := range []string{"basic", "strict"} {
-			targets = append(targets, target{archs[goarch], profiles[name], mustBuild(f, name, goarch).prog})
+			targets = append(targets, target{archs[goarch], profiles()[name], mustBuild(f, name, goarch).prog})
 		}
 	}
 	f.Fuzz(func(t *testing.T, sel uint8, nr uint32, a0, a1, a2 uint64, archSel uint32) {
@@ -419,10 +419,10 @@ func FuzzProgram(f *testing.F) {
 func TestRandomDifferential(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for goarch, a := range archs {
-		for name, p := range profiles {
+		for name, p := range profiles() {
 			prog := mustBuild(t, name, goarch).prog
 			for _, rl := range p.rules {
-				nr, ok := a.table[rl.name]
+				nr, ok := a.table()[rl.name]
 				if !ok || len(rl.clauses) == 0 {
 					continue
 				}
@@ -475,7 +475,7 @@ func BenchmarkInterpret(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			a := archs["amd64"]
 			prog := mustBuild(b, name, "amd64").prog
-			d := seccompData{nr: a.table["read"], arch: a.audit}
+			d := seccompData{nr: a.table()["read"], arch: a.audit}
 			for b.Loop() {
 				if _, err := interpret(prog, d); err != nil {
 					b.Fatal(err)
@@ -491,7 +491,7 @@ func BenchmarkInterpret(b *testing.B) {
 func TestLongJumps(t *testing.T) {
 	a := archs["amd64"]
 	p := &profile{name: "alternating", def: actionENOSYS}
-	for name, nr := range a.table {
+	for name, nr := range a.table() {
 		act := actionAllow
 		if nr%2 == 1 {
 			act = actionEPERM
