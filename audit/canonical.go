@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -74,8 +75,12 @@ type number struct {
 
 // pow10 is serde_json's POW10 table: 1e0 through 1e308 as f64. Go rounds each
 // constant correctly, as rustc does for the literals in serde_json's table.
-var pow10 = func() [309]float64 {
-	var t [309]float64
+// It is built on first use: only a number with a fraction, an exponent or
+// more digits than a uint64 holds needs it, and building it (309
+// ParseFloat calls) at package init cost every kavach process start,
+// most of which never parse such a number.
+var pow10 = sync.OnceValue(func() *[309]float64 {
+	t := new([309]float64)
 	for i := range t {
 		// strconv gives the correctly rounded value of the literal "1eN".
 		f, err := strconv.ParseFloat("1e"+strconv.Itoa(i), 64)
@@ -85,7 +90,7 @@ var pow10 = func() [309]float64 {
 		t[i] = f
 	}
 	return t
-}()
+})
 
 // jsonParser walks a JSON text. It never panics on hostile input.
 type jsonParser struct {
@@ -633,6 +638,7 @@ func satSub(a, b int32) int32 {
 // fromParts is serde_json's f64_from_parts without float_roundtrip.
 func (p *jsonParser) fromParts(positive bool, significand uint64, exponent int32) (float64, error) {
 	f := float64(significand)
+	table := pow10()
 	for {
 		abs := int64(exponent)
 		if abs < 0 {
@@ -641,14 +647,14 @@ func (p *jsonParser) fromParts(positive bool, significand uint64, exponent int32
 		if exponent == math.MinInt32 {
 			abs = math.MaxInt64 // Rust's wrapping_abs as usize is out of the table
 		}
-		if abs < int64(len(pow10)) {
+		if abs < int64(len(table)) {
 			if exponent >= 0 {
-				f *= pow10[abs]
+				f *= table[abs]
 				if math.IsInf(f, 0) {
 					return 0, p.errorf("number out of range")
 				}
 			} else {
-				f /= pow10[abs]
+				f /= table[abs]
 			}
 			break
 		}
