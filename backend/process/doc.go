@@ -3,7 +3,8 @@
 // process, started about as fast as bubblewrap.
 //
 // Every started command gets a fresh init (this binary re-executed through
-// package reexec) as pid 1 of new user, pid, mount, network, uts, ipc and
+// package reexec, running internal/procinit) as pid 1 of new user, pid,
+// mount, network, uts, ipc and
 // cgroup namespaces. The init builds a tmpfs root with read-only binds of
 // the host's /usr (and /bin, /sbin, /lib* as the host lays them out), a
 // minimal /etc, a private /dev, a new /proc with sensitive files masked, the
@@ -17,11 +18,16 @@
 // spare init waiting for a command, started after Create and, once the
 // sandbox has run a second command, after each command, so that a
 // command in a ready sandbox starts in a few milliseconds. The last stage
-// stays per command.
+// stays per command, except for a spare: it restricts its thread (all of
+// the last stage but the command's lookup and exec) before it reports
+// ready.
 //
 // A sandbox (Create) owns a cgroup, a workdir and a /tmp that persist
-// across the commands it starts. Programs that use this backend must call
-// reexec.Init (or kavach.Init) first thing in main and in TestMain.
+// across the commands it starts. Programs that use this backend should call
+// reexec.Init (or kavach.Init) first thing in main and in TestMain; the
+// init role itself is dispatched earlier still, by internal/procinit's
+// package initialiser, so a sandbox init skips most of the program's
+// package initialisation.
 //
 // # Layout
 //

@@ -15,6 +15,7 @@ import (
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/internal/cgroup"
 	"github.com/kavach-go/kavach/internal/landlock"
+	"github.com/kavach-go/kavach/internal/procinit"
 	"github.com/kavach-go/kavach/policy"
 )
 
@@ -48,14 +49,6 @@ type hostInfo struct {
 	landlockErr error
 	cg          cgroup.Host
 	cgErr       error
-}
-
-// rootEntry is one system path of the new root: a read-only bind or a
-// symlink.
-type rootEntry struct {
-	Path string `json:"p"`
-	Link string `json:"l,omitempty"` // symlink target; empty for a bind
-	File bool   `json:"f,omitempty"` // a bind of a regular file
 }
 
 var hostOnce = sync.OnceValue(probeHost)
@@ -150,20 +143,9 @@ type plan struct {
 	seccomp  string
 }
 
-type rlimit struct {
-	Resource int    `json:"r"`
-	Value    uint64 `json:"v"`
-}
-
 // landlockPlan is the ruleset the init builds; rules are derived from the
 // mounts when the sandbox is created.
-type landlockPlan struct {
-	ABI         int             `json:"abi"`
-	Rules       []landlock.Rule `json:"rules"`
-	RestrictTCP bool            `json:"tcp,omitempty"`
-	Ports       []uint16        `json:"ports,omitempty"`
-	Scoped      bool            `json:"scoped,omitempty"`
-}
+type landlockPlan = procinit.LandlockPlan
 
 // Plan returns what Create enforces for p on this host.
 func (b *Backend) Plan(ctx context.Context, p policy.Policy) (backend.Enforced, error) {

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/internal/procinit"
 )
 
 // Identities inside the sandbox; see the package documentation.
@@ -19,7 +20,7 @@ const (
 
 // WorkdirPath is where the workdir is mounted inside the sandbox, and the
 // default working directory of commands.
-const WorkdirPath = "/work"
+const WorkdirPath = procinit.WorkdirPath
 
 // Backend is the process backend.
 type Backend struct {

@@ -74,69 +74,26 @@ import (
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/internal/cgroup"
+	"github.com/kavach-go/kavach/internal/procinit"
 	"github.com/kavach-go/kavach/internal/reexec"
-	"github.com/kavach-go/kavach/policy"
+)
+
+// The protocol's types live in internal/procinit with the init itself,
+// a package with few dependencies whose initialiser runs the init before
+// the rest of the program initialises.
+type (
+	initConfig  = procinit.Config
+	commandPart = procinit.CommandPart
+	statusMsg   = procinit.Status
+	rootEntry   = procinit.Entry
+	rlimit      = procinit.Rlimit
 )
 
 // initRole is the reexec role of the sandbox init.
-const initRole = "process-init"
+const initRole = procinit.Role
 
-// initConfig is everything the init needs, sent on fd 3.
-type initConfig struct {
-	Root      string            `json:"root"`    // host dir the new root's tmpfs is mounted on
-	Entries   []rootEntry       `json:"entries"` // system binds and symlinks
-	Etc       map[string]string `json:"etc"`     // generated /etc files
-	Workdir   string            `json:"workdir"` // host dir bound at WorkdirPath
-	TmpDir    string            `json:"tmp"`     // host dir bound at /tmp; "" = a fresh tmpfs
-	TmpSizeMB uint64            `json:"tmp_mb"`
-	DataDir   string            `json:"data_dir,omitempty"`
-	Mounts    []policy.Mount    `json:"mounts,omitempty"`
-	Files     []backend.File    `json:"files,omitempty"`
-	OwnNet    bool              `json:"own_net"`
-	Root0     bool              `json:"root0"` // the command keeps uid 0 (unprivileged host)
-	UID       int               `json:"uid"`
-	GID       int               `json:"gid"`
-	LastCap   int               `json:"last_cap"`
-	Landlock  *landlockPlan     `json:"landlock,omitempty"`
-	Seccomp   string            `json:"seccomp,omitempty"`
-	Rlimits   []rlimit          `json:"rlimits,omitempty"`
-	WaitGo    bool              `json:"wait_go,omitempty"`
-	// UnshareCgroup asks the init for a cgroup namespace of its own: it
-	// was moved into the sandbox's group after clone, not born there.
-	UnshareCgroup bool `json:"unshare_cgroup,omitempty"`
-	// PidsTasks is the v1 pids group's per-thread file: the init's forking
-	// thread joins it alone, so that max_pids limits the command but never
-	// the init's own threads (a fork bomb must not starve the init).
-	PidsTasks string `json:"pids_tasks,omitempty"`
-
-	// Spare asks for a spare init: it reads the command part separately,
-	// after "idle".
-	Spare bool `json:"spare,omitempty"`
-
-	Args []string `json:"args"`
-	Env  []string `json:"env"`
-	Dir  string   `json:"dir"`
-}
-
-// commandPart is what a spare init reads once a command is known.
-type commandPart struct {
-	Args []string `json:"args"`
-	Env  []string `json:"env"`
-	Dir  string   `json:"dir"`
-}
-
-// statusMsg is one message of the init on fd 4.
-type statusMsg struct {
-	T     string `json:"t"` // ready, started, error, exit
-	Stage string `json:"stage,omitempty"`
-	Msg   string `json:"msg,omitempty"`
-	Errno int    `json:"errno,omitempty"`
-	Path  string `json:"path,omitempty"`
-	Code  int    `json:"code,omitempty"`
-	Sig   int    `json:"sig,omitempty"`
-}
-
-func (m *statusMsg) err() error {
+// statusErr is the error an init reports in m.
+func statusErr(m *statusMsg) error {
 	var inner error = errors.New(m.Msg)
 	if m.Errno != 0 {
 		inner = syscall.Errno(m.Errno)
@@ -325,7 +282,7 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 			return nil, ctxErr(err)
 		}
 		if m.T != "ready" {
-			return nil, ctxErr(m.err())
+			return nil, ctxErr(statusErr(m))
 		}
 		cleanup, err := s.spec.Prepare(ctx, cmd.Process.Pid)
 		if err != nil {
@@ -341,7 +298,7 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 		return nil, ctxErr(err)
 	}
 	if m.T != "started" {
-		return nil, ctxErr(m.err())
+		return nil, ctxErr(statusErr(m))
 	}
 	go func() {
 		// The only message left is the exit status; EOF without it means

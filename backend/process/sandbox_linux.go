@@ -18,6 +18,8 @@ import (
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/internal/cgroup"
+	"github.com/kavach-go/kavach/internal/procinit"
+	"github.com/kavach-go/kavach/policy"
 )
 
 // defaultTmpMB is the size of /tmp when the policy sets none.
@@ -162,8 +164,8 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (_ backend.Sand
 		TmpDir:    tmpDir,
 		TmpSizeMB: tmpMB,
 		DataDir:   spec.Policy.DataDir,
-		Mounts:    spec.Policy.Mounts,
-		Files:     spec.Files,
+		Mounts:    initMounts(spec.Policy.Mounts),
+		Files:     initFiles(spec.Files),
 		OwnNet:    pl.ownNet,
 		Root0:     !h.root,
 		UID:       uid,
@@ -177,6 +179,24 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (_ backend.Sand
 	// The first command finds its init started, or on its way.
 	s.refill()
 	return s, nil
+}
+
+// initMounts converts the policy's mounts to the init's wire form.
+func initMounts(ms []policy.Mount) []procinit.Mount {
+	out := make([]procinit.Mount, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, procinit.Mount{Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	return out
+}
+
+// initFiles converts the spec's files to the init's wire form.
+func initFiles(fs []backend.File) []procinit.File {
+	out := make([]procinit.File, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, procinit.File{Path: f.Path, Data: f.Data, Mode: f.Mode})
+	}
+	return out
 }
 
 func etcFiles(h *hostInfo, pl *plan) map[string]string {

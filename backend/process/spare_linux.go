@@ -197,7 +197,7 @@ func (s *sandbox) spawnSpare(f *spareFuture) (_ *spare, err error) {
 	}
 	m, err := readMsg(sp.rd)
 	if err == nil && m.T != "idle" {
-		err = m.err()
+		err = statusErr(m)
 	}
 	if err != nil {
 		sp.discard()
@@ -294,7 +294,7 @@ func (s *sandbox) startWarm(ctx context.Context, c *backend.Command) (_ *proc, o
 	p.drain(sp.errR, stderr)
 	m, err := readMsg(sp.rd)
 	if err == nil && m.T != "started" {
-		err = m.err()
+		err = statusErr(m)
 	}
 	if err != nil {
 		_ = sp.cmd.Process.Kill()

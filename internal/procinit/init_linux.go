@@ -1,4 +1,4 @@
-package process
+package procinit
 
 import (
 	"encoding/binary"
@@ -19,15 +19,21 @@ import (
 
 	"github.com/kavach-go/kavach/internal/landlock"
 	"github.com/kavach-go/kavach/internal/reexec"
+	"github.com/kavach-go/kavach/internal/seccomp"
 )
 
-func init() { reexec.Register(initRole, initMain) }
-
-// Fds of the protocol (see protocol_linux.go).
-const (
-	fdConfig = 3
-	fdStatus = 4
-)
+// init runs the sandbox init at once when this process was started in
+// Role, before the package initialisers that run after this one (see
+// the package doc: it saves the start of every sandbox the cost of the
+// rest of the program's initialisation). Role is registered too, so
+// that reexec.Init knows it.
+func init() {
+	reexec.Register(Role, initMain)
+	if reexec.Current() == Role {
+		initMain()
+		exit(0)
+	}
+}
 
 // stageError names the init stage that failed.
 type stageError struct {
@@ -47,14 +53,14 @@ func stage(name string, err error) error {
 	return &stageError{stage: name, err: err}
 }
 
-func send(m statusMsg) {
+func send(m Status) {
 	b, _ := json.Marshal(m)
 	b = append(b, '\n')
-	_, _ = unix.Write(fdStatus, b)
+	_, _ = unix.Write(FDStatus, b)
 }
 
 func fail(err error) {
-	m := statusMsg{T: "error", Stage: "init", Msg: err.Error()}
+	m := Status{T: "error", Stage: "init", Msg: err.Error()}
 	var se *stageError
 	if errors.As(err, &se) {
 		m.Stage, m.Path, m.Msg = se.stage, se.path, se.err.Error()
@@ -78,7 +84,7 @@ func initMain() {
 	runtime.LockOSThread()
 	// Descriptors kavach itself inherited without close-on-exec would
 	// otherwise reach the command.
-	if err := unix.CloseRange(fdConfig, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+	if err := unix.CloseRange(FDConfig, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		cloexecAll()
 	}
 	// Not dumpable: processes of the sandbox cannot ptrace the init or
@@ -104,7 +110,7 @@ func initMain() {
 		close(notified)
 	}()
 	// The pids group's file is opened before the root changes, and
-	// joined by this thread only (see initConfig.PidsTasks).
+	// joined by this thread only (see Config.PidsTasks).
 	pidsFD := -1
 	if cfg.PidsTasks != "" {
 		if pidsFD, err = unix.Open(cfg.PidsTasks, unix.O_WRONLY|unix.O_CLOEXEC, 0); err != nil {
@@ -152,18 +158,18 @@ func initMain() {
 	if cfg.Spare {
 		// A spare init waits here, its root built, for a command; the
 		// parent runs Spec.Prepare before it sends one.
-		send(statusMsg{T: "idle"})
+		send(Status{T: "idle"})
 		if err := readCommand(cfg); err != nil {
 			fail(stage("read command", err))
 		}
 	} else if cfg.WaitGo {
-		send(statusMsg{T: "ready"})
+		send(Status{T: "ready"})
 		var b [1]byte
-		if n, err := unix.Read(fdConfig, b[:]); n != 1 {
+		if n, err := unix.Read(FDConfig, b[:]); n != 1 {
 			fail(stage("wait for parent", fmt.Errorf("read: %v", err)))
 		}
 	}
-	unix.Close(fdConfig)
+	unix.Close(FDConfig)
 	if !early {
 		if len(cfg.Rlimits) > 0 {
 			<-notified
@@ -177,7 +183,7 @@ func initMain() {
 		fail(err)
 	}
 	<-notified
-	send(statusMsg{T: "started"})
+	send(Status{T: "started"})
 	go func() {
 		for sig := range sigs {
 			_ = unix.Kill(pid, sig.(syscall.Signal))
@@ -189,7 +195,7 @@ func initMain() {
 	for fd := range 3 {
 		unix.Close(fd)
 	}
-	send(statusMsg{T: "exit", Code: code, Sig: sig})
+	send(Status{T: "exit", Code: code, Sig: sig})
 	exit(0)
 }
 
@@ -209,7 +215,7 @@ func cloexecAll() {
 
 // configFile is fd 3; an *os.File made once, so that its finalizer
 // never closes the descriptor between the two reads of a spare.
-var configFile = os.NewFile(fdConfig, "config")
+var configFile = os.NewFile(FDConfig, "config")
 
 // readFrame reads one length-prefixed message from the config pipe.
 func readFrame() ([]byte, error) {
@@ -224,12 +230,12 @@ func readFrame() ([]byte, error) {
 	return buf, nil
 }
 
-func readConfig() (*initConfig, error) {
+func readConfig() (*Config, error) {
 	buf, err := readFrame()
 	if err != nil {
 		return nil, err
 	}
-	var cfg initConfig
+	var cfg Config
 	if err := json.Unmarshal(buf, &cfg); err != nil {
 		return nil, err
 	}
@@ -237,12 +243,12 @@ func readConfig() (*initConfig, error) {
 }
 
 // readCommand reads a spare's command part into cfg.
-func readCommand(cfg *initConfig) error {
+func readCommand(cfg *Config) error {
 	buf, err := readFrame()
 	if err != nil {
 		return err
 	}
-	var c commandPart
+	var c CommandPart
 	if err := json.Unmarshal(buf, &c); err != nil {
 		return err
 	}
@@ -285,7 +291,7 @@ const (
 	msRO = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
 )
 
-func buildRoot(cfg *initConfig) error {
+func buildRoot(cfg *Config) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return stage("make mounts private", err)
 	}
@@ -605,18 +611,18 @@ func buildSeccomp(profile string) (func() error, error) {
 	if profile == "" {
 		return nil, nil
 	}
-	if seccompImpl == nil {
-		return nil, errNoSeccomp
+	f, err := seccomp.Build(profile)
+	if err != nil {
+		return nil, err
 	}
-	_, apply, err := seccompImpl(profile)
-	return apply, err
+	return f.Apply, nil
 }
 
 // restrictThread restricts the locked thread the command is forked from:
 // bounding set, credentials, capabilities, no_new_privs, Landlock and
 // seccomp; seccompApply installs the filter buildSeccomp built (or
 // seccompErr is why it could not).
-func restrictThread(cfg *initConfig, seccompApply func() error, seccompErr error) error {
+func restrictThread(cfg *Config, seccompApply func() error, seccompErr error) error {
 	for c := 0; c <= cfg.LastCap; c++ {
 		if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0, 0); e != 0 && e != unix.EINVAL {
 			return rawErr("drop bounding capabilities", e)
@@ -684,7 +690,7 @@ func restrictThread(cfg *initConfig, seccompApply func() error, seccompErr error
 
 // startCommand forks and executes the command from the restricted
 // thread, looking it up on its PATH with the command's credentials.
-func startCommand(cfg *initConfig) (int, error) {
+func startCommand(cfg *Config) (int, error) {
 	path, err := lookPath(cfg.Args[0], cfg.Env)
 	if err != nil {
 		return 0, &stageError{stage: "exec", path: cfg.Args[0], err: err}
