@@ -244,11 +244,24 @@ func ParseNetDev(b []byte) ([]string, error) {
 	return names, nil
 }
 
-// cpuWithin decides the CPU check: the measured use of busy threads may
-// exceed the limit by 25% (plus 0.05 CPU) for the edges of the quota
-// periods. A host so loaded that the threads get less than the limit
-// anyway cannot contradict the claim, and passes.
+// cpuWithin decides the CPU check: the CPU the busy threads got may
+// exceed the limit by 25% of it plus 0.05 CPU. A CFS quota grants
+// limit×P per period P (kavach's P is 100 ms), and a window of W = 800
+// ms that does not start on a period's edge can take in one more
+// period's quota: limit×P/W, 12.5% of the limit. The rest is room for
+// the window's timing and, on the host's kernel, the Go runtime's own
+// threads, which getrusage counts too. A host so loaded that the threads
+// get less than the limit anyway cannot contradict the claim, and
+// passes.
 func cpuWithin(rate, limit float64) bool { return rate <= limit*1.25+0.05 }
+
+// cpuDecidable reports whether the CPU check can tell a limit from none
+// on n CPUs. The work figure divides by the speed of short bursts, which
+// runs 2–4% above the sustained speed (measured against getrusage on the
+// host's kernel), so threads without a limit on an idle host show about
+// 0.96 of the n CPUs they get; where even 0.95n is within the limit's
+// margin, a pass would prove nothing.
+func cpuDecidable(n int, limit float64) bool { return !cpuWithin(0.95*float64(n), limit) }
 
 // ParseMeminfo parses /proc/meminfo into byte counts by field name; it
 // requires MemTotal and MemAvailable.
@@ -281,4 +294,17 @@ func ParseMeminfo(b []byte) (map[string]uint64, error) {
 		}
 	}
 	return m, nil
+}
+
+// throttled returns nr_throttled from a cgroup cpu.stat file (v1 and v2
+// name it alike): how many CFS periods ended with the group throttled.
+func throttled(stat string) (uint64, bool) {
+	for line := range strings.Lines(stat) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if ok && k == "nr_throttled" {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -347,6 +348,61 @@ func TestCPUWithin(t *testing.T) {
 			t.Errorf("cpuWithin(%g, %g) = %v", tc.rate, tc.limit, got)
 		}
 	}
+}
+
+func TestCPUDecidable(t *testing.T) {
+	tests := []struct {
+		n     int
+		limit float64
+		want  bool
+	}{
+		// kavach's strict preset on this project's 2-CPU hosts.
+		{2, 1, true}, {2, 0.5, true}, {2, 1.4, true},
+		// Unlimited threads on 2 CPUs show about 1.9: within 1.25×1.5+0.05.
+		{2, 1.5, false}, {2, 1.9, false},
+		{1, 0.5, true}, {1, 0.8, false}, {8, 4, true},
+	}
+	for _, tc := range tests {
+		if got := cpuDecidable(tc.n, tc.limit); got != tc.want {
+			t.Errorf("cpuDecidable(%d, %g) = %v", tc.n, tc.limit, got)
+		}
+	}
+}
+
+func TestThrottled(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     uint64
+		ok       bool
+	}{
+		{"v1", "nr_periods 120\nnr_throttled 57\nthrottled_time 2836153451\nnr_bursts 0\nburst_time 0\n", 57, true},
+		{"v2", "usage_usec 1200\nuser_usec 1000\nsystem_usec 200\nnr_periods 3\nnr_throttled 2\nthrottled_usec 90\n", 2, true},
+		{"absent", "usage_usec 1200\n", 0, false},
+		{"garbage", "nr_throttled many\n", 0, false},
+		{"empty", "", 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := throttled(tc.in)
+			if got != tc.want || ok != tc.ok {
+				t.Fatalf("throttled = %d, %v; want %d, %v", got, ok, tc.want, tc.ok)
+			}
+		})
+	}
+}
+
+func FuzzThrottled(f *testing.F) {
+	f.Add("nr_periods 120\nnr_throttled 57\n")
+	f.Add("nr_throttled\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		n, ok := throttled(s)
+		if !ok && n != 0 {
+			t.Fatalf("throttled(%q) = %d without ok", s, n)
+		}
+		if ok && !strings.Contains(s, "nr_throttled") {
+			t.Fatalf("throttled(%q) = %d from no nr_throttled line", s, n)
+		}
+	})
 }
 
 func TestParseMeminfo(t *testing.T) {

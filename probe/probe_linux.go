@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -1127,8 +1129,17 @@ func exitText(err error, survived bool) string {
 	return err.Error()
 }
 
-// cpu shows the CPU limit in force: busy threads on every CPU may not use
-// more than the limit (with 25% slack for the quota period's edges).
+// cpu shows the CPU limit in force: threads kept busy on every CPU may
+// not get more CPU than the limit (see cpuWithin for the margin).
+//
+// How much CPU the threads got is measured by the work they finish per
+// wall-clock second ([measureCPU]), which throttling bounds whatever the
+// kernel's accounting says. Inside gVisor the CPU clocks (getrusage,
+// CLOCK_PROCESS_CPUTIME_ID) are the sentry's own: it counts a thread as
+// running for as long as it is in the application, including the time
+// the host's CFS quota held it off every CPU, and so it reported up to
+// 1.9 CPUs for a container the host throttled to 1. On the host's own
+// kernel getrusage is exact, and the larger of the two figures decides.
 func (p *prober) cpu() (bool, string) {
 	claim := p.h.Enforced.CPULimit
 	var notes []string
@@ -1147,44 +1158,201 @@ func (p *prober) cpu() (bool, string) {
 	if claim >= float64(n) {
 		return true, fmt.Sprintf("limit %g is not below the %d CPUs this process may use: nothing to restrict", claim, n)
 	}
-	used, wall := burn(n, 600*time.Millisecond)
-	rate := used.Seconds() / wall.Seconds()
+	if !cpuDecidable(n, claim) {
+		return false, fmt.Sprintf("not shown: %d busy threads without a limit would show about %d CPUs, within the margin of a limit of %g; the check cannot tell this limit from none", n, n, claim)
+	}
+	statPath, stat0, statOK := cgroupFile("cpu", "cpu.stat", "cpu.stat")
+	s := measureCPU(p.ctx, n)
+	if s.speed <= 0 || s.wall <= 0 {
+		return false, "not measured: the reference thread or the window did not run"
+	}
+	work := float64(s.units) / s.speed / s.wall.Seconds()
+	accounted := s.rusage.Seconds() / s.wall.Seconds()
+	rate := work
+	measure := fmt.Sprintf("%d busy threads did the work of %.2f CPUs in %v (one thread does %.0f units/s on a CPU of its own)",
+		n, work, s.wall.Round(time.Millisecond), s.speed)
 	load := "?"
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		load, _, _ = strings.Cut(string(b), " ")
 	}
-	notes = append([]string{fmt.Sprintf("%d busy threads used %.2f CPUs (limit %g, host load %s)", n, rate, claim, load)}, notes...)
-	return cpuWithin(rate, claim), strings.Join(notes, ", ")
+	if why := p.foreignKernel(); why != "" {
+		// The load average is this kernel's too, not the host's.
+		measure += fmt.Sprintf("; getrusage says %.2f CPUs, not used: %s (limit %g, load %s as that kernel counts it)", accounted, why, claim, load)
+	} else {
+		rate = max(work, accounted)
+		measure += fmt.Sprintf("; getrusage says %.2f CPUs (limit %g, host load %s)", accounted, claim, load)
+	}
+	if statOK {
+		if stat1, err := os.ReadFile(statPath); err == nil {
+			t0, ok0 := throttled(stat0)
+			t1, ok1 := throttled(string(stat1))
+			if ok0 && ok1 {
+				notes = append(notes, fmt.Sprintf("%s: throttled %d times meanwhile", statPath, t1-t0))
+			}
+		}
+	}
+	return cpuWithin(rate, claim), strings.Join(append([]string{measure}, notes...), ", ")
 }
 
-// burn keeps n threads busy for d and returns the CPU time the process
-// used meanwhile and the wall time it took.
-func burn(n int, d time.Duration) (time.Duration, time.Duration) {
-	var before, after unix.Rusage
-	unix.Getrusage(unix.RUSAGE_SELF, &before)
-	start := time.Now()
-	done := make(chan struct{})
-	for range n {
-		go func() {
+// foreignKernel says why this process's CPU clocks are not the host's
+// accounting, or returns "" when they are or it cannot tell: the kernel
+// answering uname is not the host's (gVisor's sentry, or a virtual
+// machine's guest), so its clocks count what it believes its threads
+// ran, not what the host's scheduler gave them.
+func (p *prober) foreignKernel() string {
+	if p.h.Kernel == "" {
+		return ""
+	}
+	if k := HostKernel(); k != "" && k != p.h.Kernel {
+		return fmt.Sprintf("the kernel here (%q) is not the host's, and its CPU clocks count time the host's quota held the threads off the CPU", k)
+	}
+	return ""
+}
+
+// The CPU check's timing. The reference burst measures one thread's
+// speed; the busy threads then run for cpuWarmup before the window
+// opens, so that the sandbox's kernel has created and scheduled all of
+// them (gVisor's sentry can take tens of milliseconds to start a thread
+// on a loaded host) and the window sees every one of them busy. The
+// window spans eight of kavach's 100 ms CFS periods, which bounds the
+// error at its edges (see cpuWithin).
+const (
+	cpuReference = 100 * time.Millisecond
+	cpuWarmup    = 100 * time.Millisecond
+	cpuWindow    = 800 * time.Millisecond
+)
+
+// cpuSample is what measureCPU saw.
+type cpuSample struct {
+	speed  float64       // units per second of one thread on a CPU of its own
+	units  uint64        // units the busy threads finished in the window
+	wall   time.Duration // the window's length
+	rusage time.Duration // the CPU time getrusage counted in the window
+}
+
+// spin is the CPU check's unit of work: about 15 µs of arithmetic on a
+// current x86 core, with no memory traffic and no system call, so that
+// how many units a thread finishes per wall second depends only on how
+// much CPU it was given.
+//
+//go:noinline
+func spin(x uint64) uint64 {
+	for i := range uint64(20000) {
+		x += i ^ (x >> 3)
+	}
+	return x
+}
+
+// spinSink keeps spin's results alive, so the compiler keeps the work.
+var spinSink atomic.Uint64
+
+// counter is one busy thread's unit count, alone on its cache line so
+// that the threads do not slow each other down by sharing one.
+type counter struct {
+	n atomic.Uint64
+	_ [56]byte
+}
+
+// measureCPU measures how much work n threads, each locked to its own OS
+// thread and busy without pause, finish in cpuWindow, and how fast one
+// thread works when it holds a CPU.
+func measureCPU(ctx context.Context, n int) cpuSample {
+	var s cpuSample
+	s.speed = unitSpeed(cpuReference)
+	counts := make([]counter, n)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			x := 0
-			for time.Since(start) < d {
-				for i := range 10000 {
-					x += i
-				}
+			x := uint64(i)
+			for !stop.Load() {
+				x = spin(x)
+				counts[i].n.Add(1)
 			}
-			_ = x
-			done <- struct{}{}
-		}()
+			spinSink.Add(x)
+		})
 	}
-	for range n {
-		<-done
+	defer func() {
+		stop.Store(true)
+		wg.Wait()
+	}()
+	sum := func() (u uint64) {
+		for i := range counts {
+			u += counts[i].n.Load()
+		}
+		return u
 	}
-	wall := time.Since(start)
-	unix.Getrusage(unix.RUSAGE_SELF, &after)
-	cpu := time.Duration(after.Utime.Nano()+after.Stime.Nano()-before.Utime.Nano()-before.Stime.Nano()) * time.Nanosecond
-	return cpu, wall
+	if sleep(ctx, cpuWarmup) != nil {
+		return cpuSample{}
+	}
+	t0, u0, r0 := time.Now(), sum(), cpuTime()
+	if sleep(ctx, cpuWindow) != nil {
+		return cpuSample{}
+	}
+	t1, u1, r1 := time.Now(), sum(), cpuTime()
+	s.units, s.wall, s.rusage = u1-u0, t1.Sub(t0), r1-r0
+	return s
+}
+
+// unitSpeed returns how many units one thread finishes per second while
+// it holds a CPU: the 90th percentile of the rates of bursts of 32 units
+// (about 0.5 ms) over d. A burst is shorter than the slice a CFS quota
+// or a busy host's scheduler leaves a thread, so most bursts run
+// uninterrupted whatever the limit or the load, and the percentile skips
+// those a preemption cut; the rare burst faster than the rest (a clock
+// read landing late) is left out by not taking the maximum. A burst is
+// long enough that the two clock reads around it, which are system calls
+// under gVisor, cost about 1% of it. The thread is alone, so under a
+// limit of one CPU or more it is never throttled.
+func unitSpeed(d time.Duration) float64 {
+	rates := make(chan []float64, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var rs []float64
+		x := uint64(1)
+		for end := time.Now().Add(d); ; {
+			t := time.Now()
+			if t.After(end) {
+				break
+			}
+			for range 32 {
+				x = spin(x)
+			}
+			rs = append(rs, 32/time.Since(t).Seconds())
+		}
+		spinSink.Add(x)
+		rates <- rs
+	}()
+	rs := <-rates
+	if len(rs) == 0 {
+		return 0
+	}
+	slices.Sort(rs)
+	return rs[len(rs)*9/10]
+}
+
+// cpuTime is the CPU time getrusage counts for this process.
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // pids forks helpers that block on a pipe until fork fails, at most
