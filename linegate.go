@@ -28,6 +28,7 @@ type lineGate struct {
 	mu      sync.Mutex
 	pending []byte // guarded by mu; held back until a newline
 	stopped bool   // guarded by mu; a line quarantined or blocked
+	warming bool   // guarded by mu; the scanners are being built
 }
 
 func newLineGate(p scan.GatePolicy, out io.Writer, limit int, redact func([]byte) []byte) *lineGate {
@@ -46,6 +47,9 @@ func (g *lineGate) Write(p []byte) (int, error) {
 		n := bytes.IndexByte(g.pending, '\n') + 1
 		if n == 0 {
 			if len(g.pending) < maxGateLine {
+				if len(g.pending) > 0 {
+					g.warm()
+				}
 				return len(p), nil
 			}
 			n = maxGateLine
@@ -55,6 +59,18 @@ func (g *lineGate) Write(p []byte) (int, error) {
 		g.release(chunk)
 	}
 	return len(p), nil
+}
+
+// warm starts building the scanners in the background when output has
+// arrived but no whole line yet, so that the build overlaps with the rest
+// of the line arriving. Nothing builds them before the first byte of
+// output: a command that prints nothing never pays for them, and release
+// builds them itself when a whole line comes first.
+func (g *lineGate) warm() {
+	if !g.warming {
+		g.warming = true
+		go scan.All()
+	}
 }
 
 // release scans one chunk and writes what may leave.
