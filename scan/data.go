@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"net/netip"
 	"sync"
 )
@@ -69,73 +70,123 @@ func dataFinding(id, category string, sev Severity, message string, s, e int) Fi
 // IPv6 and MAC addresses from ':' (dash-separated MACs from their first
 // digit), and cards, IBANs, SSNs, phones and IPv4 addresses from the start
 // of a run of digits.
+//
+// dataPass looks only at events: a ':', and the first digit of a run that
+// does not follow a '-' or a '.'. Digits after those, like those after a
+// letter or a ':', are glued to something that is no number (numberAt): the
+// middle of a date, a version, a decimal. The events of eight bytes are
+// found at once (dataMasks), and dataEvent turns most of them down from the
+// byte before the digits, so that the digits of timestamps, versions and
+// line numbers cost a few instructions each (RATIONALE: "Why is the
+// clean-text path fused?").
 func dataPass(b []byte, emit func(Finding)) {
 	emails(b, emit)
 	n := len(b)
-	for i := 0; i < n; i++ {
-		// Eight bytes at a time, skip blocks without a trigger byte.
-		for i+8 <= n && !hasTrigger(binary.LittleEndian.Uint64(b[i:])) {
-			i += 8
+	next := 0        // events before next lie inside a match or a run already looked at
+	var carry uint64 // the flag of the byte before the block (digit, '-' or '.'), in bit 7
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		digit, colon, dashDot := dataMasks(binary.LittleEndian.Uint64(b[i:]))
+		glue := digit | dashDot
+		ev := colon | digit&^(glue<<8|carry)
+		carry = glue >> 56
+		for ; ev != 0; ev &= ev - 1 {
+			if p := i + bits.TrailingZeros64(ev)>>3; p >= next {
+				next = dataEvents(b, p, emit)
+			}
 		}
-		if i >= n {
-			break
-		}
+	}
+	for ; i < n; i++ {
 		c := b[i]
-		if !dataTrigger[c] {
-			continue
+		if i >= next && (c == ':' || isDigit(c) && !(i > 0 && (isDigit(b[i-1]) || b[i-1] == '-' || b[i-1] == '.'))) {
+			next = dataEvents(b, i, emit)
 		}
-		if c == ':' {
-			// The whole hex-and-colon token is consumed, reported or not,
-			// so that its pieces ("1a:2b:…" of a longer MAC) are not
-			// tried again as numbers.
-			if e := colonToken(b, i, emit); e > i {
-				i = e - 1
-			}
-			continue
-		}
-		// c is a digit (or ':', handled above). A dash-separated MAC may
-		// start with hex letters before its first digit ("a0-65-…"); one
-		// with no digit in its first two groups is not found.
-		if i > 0 && isHex(b[i-1]) && !isDigit(b[i-1]) {
-			found := false
-			for s := i - 1; s >= max(0, i-2) && isHex(b[s]); s-- {
-				if e := mac(b, s); e > 0 {
-					emit(dataFinding("mac-address", "pii_network", Low, "MAC address detected", s, e))
-					i, found = e-1, true
-					break
-				}
-			}
-			if found {
-				continue
-			}
-		}
-		end := i + 1
-		for end < n && isDigit(b[end]) {
-			end++
-		}
-		if e := numberAt(b, i, emit); e > end {
-			end = e
-		}
-		i = end - 1
 	}
 }
 
-// dataTrigger marks the bytes at which dataPass looks closer.
-var dataTrigger = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
+// dataEvents handles the event at p and returns where the search for the
+// next one resumes. A match that ends in the middle of a run of digits
+// (the hex-and-colon token of colonToken is cut at 45 bytes) is followed by
+// an event at its end, as the digits there were not looked at.
+func dataEvents(b []byte, p int, emit func(Finding)) int {
+	next := dataEvent(b, p, emit)
+	for next < len(b) && isDigit(b[next]) {
+		next = dataEvent(b, next, emit)
 	}
-	t[':'] = true
-	return t
-}()
+	return next
+}
 
-// hasTrigger reports whether one of the eight bytes in x is a digit or ':'
-// (together the range 0x30..0x3a), with the SWAR test hasbetween of "Bit
-// Twiddling Hacks"; bytes with the high bit set never count.
-func hasTrigger(x uint64) bool {
+// dataMasks returns, for the eight bytes of x, the high bit of each byte
+// that is a digit, of each that is a ':', and of each that is a '-' or a
+// '.'. Each byte is compared on its own (its low seven bits plus a constant
+// below 0x80 cannot carry into the next byte), so unlike the test for a
+// zero byte of "Bit Twiddling Hacks" no flag is false.
+func dataMasks(x uint64) (digit, colon, dashDot uint64) {
 	const ones, hi, lo7 = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
 	t := x & lo7
-	return (ones*(127+0x3b)-t)&^x&(t+ones*(127-0x2f))&hi != 0
+	ascii := ^x & hi
+	ge2d := t + ones*(0x80-0x2d)
+	ge2f := t + ones*(0x80-0x2f)
+	ge30 := t + ones*(0x80-0x30)
+	ge3a := t + ones*(0x80-0x3a)
+	ge3b := t + ones*(0x80-0x3b)
+	return ge30 &^ ge3a & ascii, ge3a &^ ge3b & ascii, ge2d &^ ge2f & ascii
+}
+
+// dataGlue marks the bytes that glue a run of digits after them to
+// something that is no number: letters, digits, '.', '_', ':' and '-'
+// (numberAt). dataGlueMaybe marks those of them after which a detector
+// may still start before the digits: an upper-case letter (an IBAN's
+// country code) and a hex letter (a dash-separated MAC).
+var dataGlue, dataGlueMaybe = func() (g, m [256]bool) {
+	for c := range 256 {
+		g[c] = isAlnum(byte(c)) || c == '.' || c == '_' || c == ':' || c == '-'
+		m[c] = isUpper(byte(c)) || isHex(byte(c)) && !isDigit(byte(c))
+	}
+	return g, m
+}()
+
+// dataEvent looks at the event at p and returns where the search for the
+// next one resumes: after the match it reported, or after the run of
+// digits or the hex-and-colon token it turned down.
+func dataEvent(b []byte, p int, emit func(Finding)) int {
+	if b[p] == ':' {
+		// The whole hex-and-colon token is consumed, reported or not, so
+		// that its pieces ("1a:2b:…" of a longer MAC) are not tried again
+		// as numbers. When the ':' starts no token, the digits right after
+		// it are glued to it and are no number either.
+		if e := colonToken(b, p, emit); e > p {
+			return e
+		}
+		return skipDigits(b, p+1)
+	}
+	if p > 0 && dataGlue[b[p-1]] && !dataGlueMaybe[b[p-1]] {
+		return skipDigits(b, p)
+	}
+	// A dash-separated MAC may start with hex letters before its first
+	// digit ("a0-65-…"); one with no digit in its first two groups is not
+	// found.
+	if p > 0 && isHex(b[p-1]) && !isDigit(b[p-1]) {
+		for s := p - 1; s >= max(0, p-2) && isHex(b[s]); s-- {
+			if e := mac(b, s); e > 0 {
+				emit(dataFinding("mac-address", "pii_network", Low, "MAC address detected", s, e))
+				return e
+			}
+		}
+	}
+	end := skipDigits(b, p)
+	if e := numberAt(b, p, emit); e > end {
+		end = e
+	}
+	return end
+}
+
+// skipDigits returns the end of the run of digits at p.
+func skipDigits(b []byte, p int) int {
+	for p < len(b) && isDigit(b[p]) {
+		p++
+	}
+	return p
 }
 
 // numberAt tries the digit-led detectors at the start p of a run of digits
@@ -505,6 +556,11 @@ func colonToken(b []byte, i int, emit func(Finding)) int {
 	for s > 0 && i-s < 45 && (isHex(b[s-1]) || b[s-1] == ':' || b[s-1] == '.') {
 		s--
 	}
+	// A token glued to a word is none; most ':' in text follow a word
+	// ("error:", "main.go:12"), so this is tested before the walk forward.
+	if s > 0 && (isWord(b[s-1]) || b[s-1] == ':') {
+		return 0
+	}
 	e := i + 1
 	for e < len(b) && e-s < 45 && (isHex(b[e]) || b[e] == ':' || b[e] == '.') {
 		e++
@@ -512,7 +568,7 @@ func colonToken(b []byte, i int, emit func(Finding)) int {
 	for e > i+1 && b[e-1] == '.' {
 		e--
 	}
-	if (s > 0 && (isWord(b[s-1]) || b[s-1] == ':')) || wordAt(b, e) || e-s < 3 {
+	if wordAt(b, e) || e-s < 3 {
 		return 0
 	}
 	skip := e

@@ -39,6 +39,10 @@ type literals struct {
 	short []int             // keywords shorter than four bytes
 }
 
+// findChunk is how many blocks of eight bytes find tests before it looks
+// closer at those with a candidate.
+const findChunk = 512
+
 // quadBits is the size of the 3-gram hash.
 const quadBits = 17
 
@@ -47,10 +51,32 @@ const rareBytes = "$\\~`"
 
 // anchor says that keyword pat, spelled v (the keyword or one of its
 // one-byte extensions), is anchored at offset off of v.
+//
+// head and mask hold the first eight bytes of v as a little-endian word,
+// so that one load, OR and AND compare them in b whatever their case: mask
+// has 0xff for each byte of v and 0xdf for each letter (whose bit 0x20 is
+// the case), and head has the letters in upper case. A byte c of b with
+// c&0xdf == 'A'..'Z' is exactly 'a'..'z' or 'A'..'Z'.
 type anchor struct {
-	pat int
-	off int
-	v   []byte
+	pat  int
+	off  int
+	v    []byte
+	head uint64
+	mask uint64
+}
+
+// newAnchor fills in head and mask.
+func newAnchor(pat, off int, v []byte) anchor {
+	a := anchor{pat: pat, off: off, v: v}
+	for j, c := range v[:min(8, len(v))] {
+		m := uint64(0xff)
+		if c >= 'a' && c <= 'z' {
+			m, c = 0xdf, c&0xdf
+		}
+		a.mask |= m << (8 * j)
+		a.head |= uint64(c) << (8 * j)
+	}
+	return a
 }
 
 // fold maps ASCII upper case to lower case and leaves every other byte.
@@ -126,7 +152,7 @@ func newLiterals(keywords []string) *literals {
 	add := func(i, off int, v []byte) {
 		key := triKey(v[off:])
 		l.bm4[key>>6] |= 1 << (key & 63)
-		by3[key] = append(by3[key], anchor{pat: i, off: off, v: v})
+		by3[key] = append(by3[key], newAnchor(i, off, v))
 	}
 	weight := func(g []byte) float64 {
 		w := 1.0
@@ -143,21 +169,25 @@ func newLiterals(keywords []string) *literals {
 		l.pats = append(l.pats, p)
 		switch {
 		case len(p) >= 4:
-			// Two neighbouring 3-grams: the scan looks at every other
-			// position, and one of the two always falls on it.
-			best, bestW := 0, -1.0
-			for j := 0; j+4 <= len(p); j++ {
-				if w := weight(p[j:j+3]) + weight(p[j+1:j+4]); bestW < 0 || w < bestW {
-					best, bestW = j, w
+			// The rarest 3-gram at an even offset and the rarest at an
+			// odd one: the scan looks at every other position, and one
+			// of the two always falls on it. They need not be
+			// neighbours, so that a common 3-gram ("que" of
+			// "http.request(") is not chosen for its rare neighbour.
+			best := [2]int{-1, -1}
+			var bestW [2]float64
+			for j := 0; j+3 <= len(p); j++ {
+				if w := weight(p[j : j+3]); best[j%2] < 0 || w < bestW[j%2] {
+					best[j%2], bestW[j%2] = j, w
 				}
 			}
-			add(i, best, p)
-			add(i, best+1, p)
+			add(i, best[0], p)
+			add(i, best[1], p)
 		case len(p) < 2:
 			panic("scan: keyword shorter than two bytes: " + k)
 		case bytes.ContainsAny(p, rareBytes):
 			c := p[bytes.IndexAny(p, rareBytes)]
-			l.rare[c] = append(l.rare[c], anchor{pat: i, off: bytes.IndexByte(p, c), v: p})
+			l.rare[c] = append(l.rare[c], newAnchor(i, bytes.IndexByte(p, c), p))
 		case len(p) == 3:
 			// The keyword itself for even positions, the keyword and the
 			// byte after it for odd ones.
@@ -208,23 +238,33 @@ func (l *literals) find(b []byte, hits []hit) []hit {
 	bm := &l.bm4
 	i := 0
 	// The loop tests the 3-grams at the four even positions of eight bytes
-	// with one branch; only when one has its bit set does it look closer.
-	for ; i+10 <= len(b); i += 8 {
-		x := binary.LittleEndian.Uint64(b[i:])
-		y := binary.LittleEndian.Uint32(b[i+6:])
-		q0 := triHash(uint32(x))
-		q1 := triHash(uint32(x >> 16))
-		q2 := triHash(uint32(x >> 32))
-		q3 := triHash(y)
-		m := bm[q0>>6]>>(q0&63)&1 | bm[q1>>6]>>(q1&63)&1<<1 | bm[q2>>6]>>(q2&63)&1<<2 | bm[q3>>6]>>(q3&63)&1<<3
-		if m == 0 {
-			continue
+	// and writes the block's offset and the four results to cand whatever
+	// they are, advancing in cand only when one is set. A branch on the
+	// results, taken for one block in four in text, would be mispredicted
+	// each time; the few blocks written are looked at closer afterwards,
+	// a chunk at a time.
+	var cand [findChunk + 1]uint64
+	for i+10 <= len(b) {
+		k := 0
+		end := min(len(b)-9, i+8*findChunk)
+		for ; i < end; i += 8 {
+			x := binary.LittleEndian.Uint64(b[i:])
+			y := binary.LittleEndian.Uint32(b[i+6:])
+			q0 := triHash(uint32(x))
+			q1 := triHash(uint32(x >> 16))
+			q2 := triHash(uint32(x >> 32))
+			q3 := triHash(y)
+			m := bm[q0>>6]>>(q0&63)&1 | bm[q1>>6]>>(q1&63)&1<<1 | bm[q2>>6]>>(q2&63)&1<<2 | bm[q3>>6]>>(q3&63)&1<<3
+			cand[k] = uint64(i)<<4 | m
+			k += int((m + 15) >> 4)
 		}
-		qs := [4]uint32{q0, q1, q2, q3}
-		for ; m != 0; m &= m - 1 {
-			j := bits.TrailingZeros64(m)
-			q := qs[j]
-			hits = l.check(b, i+2*j, l.flat4[l.idx4[q]:l.idx4[q+1]], hits)
+		for _, c := range cand[:k] {
+			at := int(c >> 4)
+			for m := c & 15; m != 0; m &= m - 1 {
+				p := at + 2*bits.TrailingZeros64(m)
+				q := triKey(b[p:])
+				hits = l.check(b, p, l.flat4[l.idx4[q]:l.idx4[q+1]], hits)
+			}
 		}
 	}
 	for ; i+3 <= len(b); i += 2 {
@@ -254,10 +294,18 @@ func (l *literals) find(b []byte, hits []hit) []hit {
 	return hits
 }
 
+// check appends the keywords of as that occur around position i.
 func (l *literals) check(b []byte, i int, as []anchor, hits []hit) []hit {
 	for _, a := range as {
 		s := i - a.off
-		if s < 0 || s+len(a.v) > len(b) || !equalFold(b[s:s+len(a.v)], a.v) {
+		if s < 0 || s+len(a.v) > len(b) {
+			continue
+		}
+		if s+8 <= len(b) {
+			if binary.LittleEndian.Uint64(b[s:])&a.mask != a.head || len(a.v) > 8 && !equalFold(b[s+8:s+len(a.v)], a.v[8:]) {
+				continue
+			}
+		} else if !equalFold(b[s:s+len(a.v)], a.v) {
 			continue
 		}
 		hits = append(hits, hit{pat: a.pat, start: s})

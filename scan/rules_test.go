@@ -1,7 +1,6 @@
 package scan
 
 import (
-	"encoding/binary"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -175,22 +174,6 @@ func TestRules(t *testing.T) {
 	for id := range falsePositives {
 		if !slices.Contains(allRuleIDs(), id) {
 			t.Errorf("false positives for unknown rule %s", id)
-		}
-	}
-}
-
-func TestHasTrigger(t *testing.T) {
-	for c := range 256 {
-		for pos := range 8 {
-			var blk [8]byte
-			for i := range blk {
-				blk[i] = 'a'
-			}
-			blk[pos] = byte(c)
-			want := dataTrigger[byte(c)]
-			if got := hasTrigger(binary.LittleEndian.Uint64(blk[:])); got != want {
-				t.Fatalf("hasTrigger with %#x at %d = %v, want %v", c, pos, got, want)
-			}
 		}
 	}
 }
