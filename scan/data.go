@@ -2,8 +2,6 @@ package scan
 
 import (
 	"bytes"
-	"encoding/binary"
-	"math/bits"
 	"net/netip"
 	"sync"
 )
@@ -69,68 +67,24 @@ func dataFinding(id, category string, sev Severity, message string, s, e int) Fi
 // dataPass finds the personal data that has no keyword: emails from '@',
 // IPv6 and MAC addresses from ':' (dash-separated MACs from their first
 // digit), and cards, IBANs, SSNs, phones and IPv4 addresses from the start
-// of a run of digits.
-//
-// dataPass looks only at events: a ':', and the first digit of a run that
-// does not follow a '-' or a '.'. Digits after those, like those after a
-// letter or a ':', are glued to something that is no number (numberAt): the
-// middle of a date, a version, a decimal. The events of eight bytes are
-// found at once (dataMasks), and dataEvent turns most of them down from the
-// byte before the digits, so that the digits of timestamps, versions and
-// line numbers cost a few instructions each (RATIONALE: "Why is the
-// clean-text path fused?").
-func dataPass(b []byte, emit func(Finding)) {
-	emails(b, emit)
-	n := len(b)
-	next := 0        // events before next lie inside a match or a run already looked at
-	var carry uint64 // the flag of the byte before the block (digit, '-' or '.'), in bit 7
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		digit, colon, dashDot := dataMasks(binary.LittleEndian.Uint64(b[i:]))
-		glue := digit | dashDot
-		ev := colon | digit&^(glue<<8|carry)
-		carry = glue >> 56
-		for ; ev != 0; ev &= ev - 1 {
-			if p := i + bits.TrailingZeros64(ev)>>3; p >= next {
-				next = dataEvents(b, p, emit)
-			}
-		}
-	}
-	for ; i < n; i++ {
-		c := b[i]
-		if i >= next && (c == ':' || isDigit(c) && !(i > 0 && (isDigit(b[i-1]) || b[i-1] == '-' || b[i-1] == '.'))) {
-			next = dataEvents(b, i, emit)
-		}
-	}
-}
+// of a run of digits. It looks only at the events of dataEventMask; see
+// classPass.
+func dataPass(b []byte, emit func(Finding)) { classPass(b, false, true, emit) }
 
-// dataEvents handles the event at p and returns where the search for the
-// next one resumes. A match that ends in the middle of a run of digits
+// entropyDataPass is entropyPass and dataPass from one classification of
+// the bytes, for the combined scanner.
+func entropyDataPass(b []byte, emit func(Finding)) { classPass(b, true, true, emit) }
+
+// dataEventsAt handles the event at p and returns where the search for
+// the next one resumes. A match that ends in the middle of a run of digits
 // (the hex-and-colon token of colonToken is cut at 45 bytes) is followed by
 // an event at its end, as the digits there were not looked at.
-func dataEvents(b []byte, p int, emit func(Finding)) int {
+func dataEventsAt(b []byte, p int, emit func(Finding)) int {
 	next := dataEvent(b, p, emit)
 	for next < len(b) && isDigit(b[next]) {
 		next = dataEvent(b, next, emit)
 	}
 	return next
-}
-
-// dataMasks returns, for the eight bytes of x, the high bit of each byte
-// that is a digit, of each that is a ':', and of each that is a '-' or a
-// '.'. Each byte is compared on its own (its low seven bits plus a constant
-// below 0x80 cannot carry into the next byte), so unlike the test for a
-// zero byte of "Bit Twiddling Hacks" no flag is false.
-func dataMasks(x uint64) (digit, colon, dashDot uint64) {
-	const ones, hi, lo7 = 0x0101010101010101, 0x8080808080808080, 0x7f7f7f7f7f7f7f7f
-	t := x & lo7
-	ascii := ^x & hi
-	ge2d := t + ones*(0x80-0x2d)
-	ge2f := t + ones*(0x80-0x2f)
-	ge30 := t + ones*(0x80-0x30)
-	ge3a := t + ones*(0x80-0x3a)
-	ge3b := t + ones*(0x80-0x3b)
-	return ge30 &^ ge3a & ascii, ge3a &^ ge3b & ascii, ge2d &^ ge2f & ascii
 }
 
 // dataGlue marks the bytes that glue a run of digits after them to

@@ -1,7 +1,5 @@
 package scan
 
-import "encoding/binary"
-
 // The entropy detector's thresholds. A token is a maximal run of
 // [A-Za-z0-9+/=_-]. It is reported when it is between entropyMinLen and
 // entropyMaxLen bytes long (trailing '=' padding not counted), has more
@@ -17,52 +15,8 @@ const (
 	entropyBits   = 4.5
 )
 
-// entropyPass reports high-entropy tokens (severity Low).
-//
-// A token of entropyMinLen bytes or more covers at least one whole block of
-// eight bytes with no byte below '!' (space, newline, control), so the pass
-// skips every block that has one, eight bytes at a time, and looks closely
-// only around the others. Most blocks of text and logs hold a space.
-func entropyPass(b []byte, emit func(Finding)) {
-	const ones, hi = 0x0101010101010101, 0x8080808080808080
-	n := len(b)
-	tok := func(c byte) bool { return classes[c]&clsToken != 0 }
-	lastEnd := 0 // tokens ending at or before lastEnd were looked at
-	i := 0
-	for i < n {
-		if i+8 <= n {
-			x := binary.LittleEndian.Uint64(b[i:])
-			if (x-ones*0x21)&^x&hi != 0 {
-				i += 8
-				continue
-			}
-		}
-		// Look at every token that touches [i, i+8).
-		p := i
-		for p > lastEnd && tok(b[p-1]) {
-			p--
-		}
-		for p < min(i+8, n) {
-			if !tok(b[p]) {
-				p++
-				continue
-			}
-			e := p + 1
-			for e < n && tok(b[e]) {
-				e++
-			}
-			if p >= lastEnd && e-p >= entropyMinLen && highEntropy(b[p:e]) {
-				emit(Finding{
-					Scanner: "secrets", RuleID: "high-entropy", Category: "high_entropy",
-					Severity: Low, Message: "high-entropy string detected", Start: p, End: e,
-				})
-			}
-			lastEnd = max(lastEnd, e)
-			p = e
-		}
-		i = max(i+8, p)
-	}
-}
+// entropyPass reports high-entropy tokens (severity Low); see classPass.
+func entropyPass(b []byte, emit func(Finding)) { classPass(b, true, false, emit) }
 
 // highEntropy applies the thresholds above to one token.
 func highEntropy(t []byte) bool {

@@ -222,6 +222,6 @@ var (
 	codeEngine    = sync.OnceValue(func() *engine { return newEngine("code", codeRules()) })
 	dataEngine    = sync.OnceValue(func() *engine { return newEngine("data", dataRules(), dataPass) })
 	allEngine     = sync.OnceValue(func() *engine {
-		return newEngine("all", slices.Concat(secretRules(), codeRules(), dataRules()), entropyPass, dataPass)
+		return newEngine("all", slices.Concat(secretRules(), codeRules(), dataRules()), entropyDataPass)
 	})
 )

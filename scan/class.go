@@ -1,0 +1,214 @@
+package scan
+
+import (
+	"math/bits"
+)
+
+// classWords are the byte classes that the data and entropy passes start
+// from, for 64 bytes: bit j of a field is set when byte j is in the class.
+// The field order is that of classify's assembly.
+type classWords struct {
+	digit     uint64 // '0'..'9'
+	colon     uint64 // ':'
+	dashDot   uint64 // '-' or '.'
+	upper     uint64 // 'A'..'Z'
+	letter    uint64 // 'A'..'Z', 'a'..'z'
+	hexLetter uint64 // 'A'..'F', 'a'..'f'
+	token     uint64 // [A-Za-z0-9+/=_-], the alphabet of the entropy detector
+}
+
+// classChunk is how many 64-byte blocks are classified at once, on the
+// stack (3.5 KiB).
+const classChunk = 64
+
+// classifyGeneric is classify one byte at a time; it is the portable
+// implementation and the reference of the assembly.
+func classifyGeneric(b []byte, out []classWords) {
+	for k := range out {
+		var w classWords
+		for j, c := range b[64*k : 64*k+64] {
+			bit := uint64(1) << j
+			cl := classes[c]
+			if cl&clsDigit != 0 {
+				w.digit |= bit
+			}
+			if c == ':' {
+				w.colon |= bit
+			}
+			if c == '-' || c == '.' {
+				w.dashDot |= bit
+			}
+			if cl&clsUpper != 0 {
+				w.upper |= bit
+			}
+			if cl&(clsUpper|clsLower) != 0 {
+				w.letter |= bit
+				if cl&clsHex != 0 {
+					w.hexLetter |= bit
+				}
+			}
+			if cl&clsToken != 0 {
+				w.token |= bit
+			}
+		}
+		out[k] = w
+	}
+}
+
+// classPass runs the entropy detector (when entropy is set) and the
+// personal-data detectors without keywords (when data is set) over b,
+// from one classification of its bytes. It emits the same findings as
+// entropyPass and then dataPass would, in the same order.
+//
+// Both passes look closely only at few places of clean text: entropy at
+// runs of 20 token bytes or more, data at events (a ':' or the first digit
+// of a number, see dataEventMask). classify finds both for 64 bytes with a
+// few dozen vector instructions, so that the bytes in between, most of
+// them, are touched once by both (RATIONALE: "Why is the clean-text path
+// fused?").
+func classPass(b []byte, entropy, data bool, emit func(Finding)) {
+	var dataOut []Finding
+	emitData := func(f Finding) { dataOut = append(dataOut, f) }
+	if data {
+		emails(b, emitData)
+	}
+	var (
+		cw       [classChunk]classWords
+		lastEnd  int    // entropy: tokens ending at or before lastEnd were looked at
+		run      int    // entropy: length of the token run ending at the current block
+		next     int    // data: events before next lie inside a match or a run already looked at
+		carry    uint64 // data: see dataEventMask
+		i        int
+		nWords   = len(b) / 64
+		wordBase int
+	)
+	for wordBase < nWords {
+		m := min(classChunk, nWords-wordBase)
+		classify(b[64*wordBase:64*(wordBase+m)], cw[:m])
+		for k := range cw[:m] {
+			w := &cw[k]
+			i = 64 * (wordBase + k)
+			if entropy {
+				lastEnd, run = entropyWord(b, i, w.token, lastEnd, run, emit)
+			}
+			if data {
+				var ev uint64
+				ev, carry = dataEventMask(w, carry)
+				for ; ev != 0; ev &= ev - 1 {
+					if p := i + bits.TrailingZeros64(ev); p >= next {
+						next = dataEventsAt(b, p, emitData)
+					}
+				}
+			}
+		}
+		wordBase += m
+	}
+	tail := 64 * nWords
+	if entropy {
+		// The tail, and the run that reaches into it, one run at a time.
+		for p := max(tail-run, lastEnd); p < len(b); {
+			if classes[b[p]]&clsToken == 0 {
+				p++
+				continue
+			}
+			e := p + 1
+			for e < len(b) && classes[b[e]]&clsToken != 0 {
+				e++
+			}
+			if e-p >= entropyMinLen && highEntropy(b[p:e]) {
+				emit(entropyFinding(p, e))
+			}
+			p = e
+		}
+	}
+	if data {
+		// The tail one byte at a time, every ':' and the first digit of
+		// every run: dataEvent turns down the others as well.
+		for i := max(tail, next); i < len(b); i++ {
+			c := b[i]
+			if i >= next && (c == ':' || isDigit(c) && !(i > 0 && isDigit(b[i-1]))) {
+				next = dataEventsAt(b, i, emitData)
+			}
+		}
+		for _, f := range dataOut {
+			emit(f)
+		}
+	}
+}
+
+// entropyWord looks for token runs of entropyMinLen bytes or more among
+// the 64 bytes at i, whose token bits are w. run is the length of the run
+// of token bytes that ends right before i; it returns the new lastEnd and
+// the length of the run that ends at i+64.
+//
+// A bit set in long marks the start of entropyMinLen token bytes in a row
+// inside the block; a run that comes in from the blocks before is found
+// from run and the token bytes the block starts with. Each run found is
+// measured and tested whole, once.
+func entropyWord(b []byte, i int, w uint64, lastEnd, run int, emit func(Finding)) (int, int) {
+	x2 := w & (w >> 1)
+	x4 := x2 & (x2 >> 2)
+	x8 := x4 & (x4 >> 4)
+	x16 := x8 & (x8 >> 8)
+	long := x16 & (x4 >> 16) // entropyMinLen == 20 == 16 + 4
+	if w&1 != 0 && run+bits.TrailingZeros64(^w) >= entropyMinLen {
+		long |= 1
+	}
+	for long != 0 {
+		p := i + bits.TrailingZeros64(long)
+		if p >= lastEnd {
+			s := p
+			for s > 0 && classes[b[s-1]]&clsToken != 0 {
+				s--
+			}
+			e := p + 1
+			for e < len(b) && classes[b[e]]&clsToken != 0 {
+				e++
+			}
+			if highEntropy(b[s:e]) {
+				emit(entropyFinding(s, e))
+			}
+			lastEnd = e
+		}
+		long &= long - 1
+		if lastEnd-i >= 64 {
+			break
+		}
+		if lastEnd > i {
+			long &^= 1<<(lastEnd-i) - 1
+		}
+	}
+	if w == ^uint64(0) {
+		return lastEnd, run + 64
+	}
+	return lastEnd, bits.LeadingZeros64(^w)
+}
+
+// entropyFinding is the finding of a high-entropy token at [s, e).
+func entropyFinding(s, e int) Finding {
+	return Finding{Scanner: "secrets", RuleID: "high-entropy", Category: "high_entropy",
+		Severity: Low, Message: "high-entropy string detected", Start: s, End: e}
+}
+
+// dataEventMask returns the bits of the events of dataPass among the 64
+// bytes classified in w, and the carry to pass to the next block, given
+// the carry of the block before (initially zero).
+//
+// An event is a ':' not right after a letter, or the first digit of a run
+// not glued to the byte before. A run of digits after a letter, a '-', a
+// '.' or a ':' is part of something that is no number (numberAt): the
+// middle of a date, a version, a decimal, an identifier. Only two of them
+// may still lead to a finding: after two upper-case letters (an IBAN's
+// country code), and after a hex letter when a ':', '-' or '.' follows the
+// first digit (a MAC such as "a0-65-…"; not known for the last two bytes
+// of the block, so assumed). A ':' right after a letter that is no hex
+// digit starts no hex-and-colon token (colonToken). The carry holds the
+// flags of the block's last byte that the next block's first byte
+// depends on.
+func dataEventMask(w *classWords, carry uint64) (ev, out uint64) {
+	exc := w.upper&(w.upper<<1|carry&1) | w.hexLetter&((w.colon|w.dashDot)>>2|3<<62)
+	glue := w.digit | w.dashDot | w.colon | w.letter&^exc
+	plain := w.letter &^ w.hexLetter
+	ev = w.colon&^(plain<<1|carry>>1&1) | w.digit&^(glue<<1|carry>>2&1)
+	return ev, w.upper>>63 | plain>>63<<1 | glue>>63<<2
+}

@@ -1,0 +1,6 @@
+//go:build !amd64 || purego
+
+package scan
+
+// classify fills out[k] with the classes of the bytes b[64k:64k+64].
+func classify(b []byte, out []classWords) { classifyGeneric(b, out) }
