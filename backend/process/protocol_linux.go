@@ -315,10 +315,13 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 // newInitCmd is the command of a sandbox init, not started.
 func newInitCmd() *exec.Cmd {
 	cmd := reexec.Command(initRole)
-	// The init needs no GOMAXPROCS from cgroup CPU limits: skipping the
-	// Go runtime's search for them (a parse of mountinfo) shortens every
-	// start.
-	cmd.Env = append(cmd.Env, "GODEBUG=containermaxprocs=0,updatemaxprocs=0")
+	// The init needs no GOMAXPROCS from cgroup CPU limits and no updates
+	// of it (updatemaxprocs=0 spares a background re-read; Go 1.26 still
+	// reads the cgroup files once at start whatever containermaxprocs
+	// says). An empty TZ is UTC to Go: the time zone, which a package
+	// initialiser asks for, is not read from /etc/localtime. The command
+	// gets its own environment, not this one.
+	cmd.Env = append(cmd.Env, "GODEBUG=containermaxprocs=0,updatemaxprocs=0", "TZ=")
 	return cmd
 }
 
