@@ -49,7 +49,8 @@
 // read-write (no creating), /dev/shm, /dev/pts, /tmp, the workdir and
 // data_dir read-write, each mount as mounted, plus the policy's own
 // landlock_rules (a missing path fails the start). With the host's
-// network, allowed_ports become TCP connect rules. From ABI 6 abstract
+// network, allowed_ports become TCP rules (ABI 4): connect to those remote
+// ports and bind to those local ports only, nothing else. From ABI 6 abstract
 // unix sockets and signals are scoped to the sandbox.
 //
 // # Identity

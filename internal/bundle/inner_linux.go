@@ -46,11 +46,11 @@ func (st *InnerStage) applyLandlock() error {
 		return nil
 	}
 	_, err := landlock.RestrictThread(landlock.Config{
-		ABI:          st.Landlock.ABI,
-		Rules:        st.Landlock.Rules,
-		RestrictTCP:  st.Landlock.RestrictTCP,
-		ConnectPorts: st.Landlock.Ports,
-		Scoped:       st.Landlock.Scoped,
+		ABI:         st.Landlock.ABI,
+		Rules:       st.Landlock.Rules,
+		RestrictTCP: st.Landlock.RestrictTCP,
+		Ports:       st.Landlock.Ports,
+		Scoped:      st.Landlock.Scoped,
 	})
 	if err != nil {
 		return fmt.Errorf("landlock: %w", err)

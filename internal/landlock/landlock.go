@@ -70,9 +70,10 @@ type Config struct {
 	// ABI is the Landlock ABI to use; it must not exceed the kernel's.
 	ABI   int
 	Rules []Rule
-	// RestrictTCP handles TCP connect, allowed only to ConnectPorts.
-	RestrictTCP  bool
-	ConnectPorts []uint16
+	// RestrictTCP handles TCP connect and bind: both are allowed only on
+	// Ports (connect to a remote port, bind to a local one; ABI 4).
+	RestrictTCP bool
+	Ports       []uint16
 	// Scoped restricts abstract unix sockets and signals to the domain
 	// (ABI 6).
 	Scoped bool

@@ -66,7 +66,7 @@ func RestrictThread(c Config) (Result, error) {
 		if c.ABI < 4 {
 			return res, fmt.Errorf("%w: TCP rules need ABI 4, have %d", ErrUnsupported, c.ABI)
 		}
-		attr.handledNet = AccessNetConnectTCP
+		attr.handledNet = AccessNetConnectTCP | AccessNetBindTCP
 	}
 	if c.ABI >= 4 {
 		size = 2 * unsafe.Sizeof(attr.handledFS)
@@ -114,8 +114,8 @@ func RestrictThread(c Config) (Result, error) {
 		res.FSRules++
 	}
 	if c.RestrictTCP {
-		for _, p := range c.ConnectPorts {
-			np := netPortAttr{allowed: AccessNetConnectTCP, port: uint64(p)}
+		for _, p := range c.Ports {
+			np := netPortAttr{allowed: AccessNetConnectTCP | AccessNetBindTCP, port: uint64(p)}
 			_, _, errno := syscall.RawSyscall6(sysAddRule, fd, ruleNetPort, uintptr(unsafe.Pointer(&np)), 0, 0, 0)
 			if errno != 0 {
 				return res, fmt.Errorf("landlock tcp port %d: %w", p, errno)

@@ -3,9 +3,11 @@ package landlock_test
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -63,6 +65,57 @@ func init() {
 	})
 }
 
+func init() {
+	// The TCP probe allows connect and bind on the ports in os.Args[1],
+	// then connects to os.Args[2..3] and binds os.Args[4..5], reporting
+	// "connect PORT=ok|errno" and "bind PORT=ok|errno".
+	reexec.Register("landlock-tcp-probe", func() {
+		runtime.LockOSThread()
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			fmt.Println("nnp", err)
+			os.Exit(1)
+		}
+		var allowed []uint16
+		for f := range strings.SplitSeq(os.Args[1], ",") {
+			n, _ := strconv.Atoi(f)
+			allowed = append(allowed, uint16(n))
+		}
+		abi, _ := landlock.ABI()
+		res, err := landlock.RestrictThread(landlock.Config{
+			ABI:         abi,
+			Rules:       []landlock.Rule{{Path: "/", Access: landlock.HandledFS(abi)}},
+			RestrictTCP: true,
+			Ports:       allowed,
+		})
+		if err != nil {
+			fmt.Println("restrict", err)
+			os.Exit(1)
+		}
+		fmt.Printf("netrules=%d\n", res.NetRules)
+		result := func(err error) string {
+			if err == nil {
+				return "ok"
+			}
+			return err.(syscall.Errno).Error()
+		}
+		for _, a := range os.Args[2:4] {
+			port, _ := strconv.Atoi(a)
+			fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			err := unix.Connect(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+			fmt.Printf("connect %d=%s\n", port, result(err))
+			unix.Close(fd)
+		}
+		for _, a := range os.Args[4:6] {
+			port, _ := strconv.Atoi(a)
+			fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			err := unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
+			fmt.Printf("bind %d=%s\n", port, result(err))
+			unix.Close(fd)
+		}
+		os.Exit(0)
+	})
+}
+
 func TestMain(m *testing.M) {
 	reexec.Init()
 	os.Exit(m.Run())
@@ -82,6 +135,51 @@ func TestRestrictThread(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(ro, "f")); err == nil {
 		t.Error("the restricted probe wrote to a read-only directory")
+	}
+}
+
+// freePort returns a loopback TCP port that nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return port
+}
+
+func TestRestrictTCP(t *testing.T) {
+	kavachtest.RequireLandlockABI(t, 4)
+	listen := func() (net.Listener, int) {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l, l.Addr().(*net.TCPAddr).Port
+	}
+	_, okConn := listen()
+	_, badConn := listen()
+	okBind, badBind := freePort(t), freePort(t)
+	allowed := fmt.Sprintf("%d,%d", okConn, okBind)
+	out, err := reexec.Command("landlock-tcp-probe", allowed,
+		strconv.Itoa(okConn), strconv.Itoa(badConn), strconv.Itoa(okBind), strconv.Itoa(badBind)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("probe: %v: %s", err, out)
+	}
+	denied := syscall.EACCES.Error()
+	for _, want := range []string{
+		"netrules=2",
+		fmt.Sprintf("connect %d=ok", okConn),
+		fmt.Sprintf("connect %d=%s", badConn, denied),
+		fmt.Sprintf("bind %d=ok", okBind),
+		fmt.Sprintf("bind %d=%s", badBind, denied),
+	} {
+		if !strings.Contains(string(out), want+"\n") {
+			t.Errorf("probe output lacks %q:\n%s", want, out)
+		}
 	}
 }
 

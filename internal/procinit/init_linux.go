@@ -656,11 +656,11 @@ func restrictThread(cfg *Config, seccompApply func() error, seccompErr error) er
 	}
 	if cfg.Landlock != nil {
 		if _, err := landlock.RestrictThread(landlock.Config{
-			ABI:          cfg.Landlock.ABI,
-			Rules:        cfg.Landlock.Rules,
-			RestrictTCP:  cfg.Landlock.RestrictTCP,
-			ConnectPorts: cfg.Landlock.Ports,
-			Scoped:       cfg.Landlock.Scoped,
+			ABI:         cfg.Landlock.ABI,
+			Rules:       cfg.Landlock.Rules,
+			RestrictTCP: cfg.Landlock.RestrictTCP,
+			Ports:       cfg.Landlock.Ports,
+			Scoped:      cfg.Landlock.Scoped,
 		}); err != nil {
 			return stage("landlock", err)
 		}
