@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/kavach-go/kavach"
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/backend/gvisor"
 	"github.com/kavach-go/kavach/backend/noop"
+	"github.com/kavach-go/kavach/backend/oci"
 	"github.com/kavach-go/kavach/backend/process"
 	"github.com/kavach-go/kavach/internal/kavachtest"
 	"github.com/kavach-go/kavach/policy"
@@ -307,6 +311,114 @@ func TestVerifyCLICatchesBrokenSeccomp(t *testing.T) {
 	for _, id := range []string{"seccomp.mode", "sys.keyctl", "sys.clone_newuser"} {
 		if !strings.Contains(out, id+" ") || !regexp.MustCompile(`(?m)^`+regexp.QuoteMeta(id)+`\s+FAIL\s+pass`).MatchString(out) {
 			t.Errorf("%s is not reported as an expected check that failed", id)
+		}
+	}
+}
+
+// requireContainer skips (fails under KAVACH_TEST_STRICT) unless the
+// backend b can run here.
+func requireContainer(t *testing.T, b backend.Backend) {
+	t.Helper()
+	kavachtest.RequireRoot(t)
+	if err := b.Available(context.Background()); err != nil {
+		kavachtest.Skip(t, "%s backend unavailable: %v", b.Kind(), err)
+	}
+}
+
+// busyLoop keeps one CPU of the host busy until the test ends, as another
+// tenant of the machine would.
+func busyLoop(t *testing.T) {
+	t.Helper()
+	var stop atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		for x := 0; !stop.Load(); x++ {
+		}
+	}()
+	t.Cleanup(func() {
+		stop.Store(true)
+		<-done
+	})
+}
+
+// TestVerifyContainersStrict runs `kavach verify -p strict` several times
+// under gVisor and OCI, idle and with one host CPU busy: every run must
+// verify what it claims, the CPU limit included. Under gVisor the CPU
+// check once trusted getrusage, which the sentry answers from its own
+// accounting (a thread counts as running while the host throttles it),
+// and about half the runs failed limits.cpu.
+func TestVerifyContainersStrict(t *testing.T) {
+	for _, tc := range []struct {
+		b    backend.Backend
+		runs int
+	}{
+		{gvisor.New(), 4},
+		{oci.New(), 2},
+	} {
+		t.Run(tc.b.Kind().String(), func(t *testing.T) {
+			requireContainer(t, tc.b)
+			verifyBackends = []backend.Backend{tc.b}
+			defer func() { verifyBackends = nil }()
+			for i := range tc.runs {
+				if i == tc.runs/2 {
+					busyLoop(t)
+				}
+				p := policy.Strict()
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+				v, err := verify(ctx, kavach.Config{Backend: tc.b.Kind(), Backends: verifyBackends}, p)
+				cancel()
+				if err != nil {
+					t.Fatalf("run %d: verify: %v", i, err)
+				}
+				if !v.OK || v.Claimed.Value != v.Verified.Value {
+					logReport(t, v)
+					t.Fatalf("run %d: claimed %s, verified %s, failed %v", i, v.Claimed, v.Verified, v.Failed)
+				}
+				i := slices.IndexFunc(v.Checks, func(r probe.Result) bool { return r.ID == "limits.cpu" })
+				if i < 0 || !v.Checks[i].Expected || !v.Checks[i].Pass {
+					t.Fatalf("limits.cpu not expected and passed: %+v", v.Checks)
+				}
+				t.Logf("limits.cpu: %s", v.Checks[i].Detail)
+			}
+		})
+	}
+}
+
+// TestVerifyPrintsKeptLimitPoints renders a report in which the CPU
+// check failed while the memory check held: the +2 for a limit stays, so
+// the verified score equals the claimed one, and the text must say why
+// rather than list the part as lost beside an unchanged score.
+func TestVerifyPrintsKeptLimitPoints(t *testing.T) {
+	claim := backend.Enforced{
+		Backend: backend.GVisor, Namespaces: []string{"pid", "net", "mount", "ipc", "uts"},
+		Root: "tmpfs", ReadOnlyRoot: true, NoNewPrivs: true, Seccomp: "strict", SeccompRules: 300,
+		Network: backend.NetworkNone, MemoryLimitMB: 512, CPULimit: 1, MaxPids: 64,
+	}
+	out := probe.Output{Version: probe.OutputVersion}
+	for _, c := range probe.Checks() {
+		out.Checks = append(out.Checks, probe.Result{ID: c.ID, Pass: c.ID != "limits.cpu"})
+	}
+	rep, err := probe.Evaluate(claim, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK || rep.Claimed.Value != rep.Verified.Value {
+		t.Fatalf("premise: claimed %d verified %d ok %v", rep.Claimed.Value, rep.Verified.Value, rep.OK)
+	}
+	var b strings.Builder
+	if err := printReport(&b, &verifyView{Policy: "strict", Report: rep, Enforced: claim}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"+2 memory 512 MiB\n",
+		"not verified: resource_limit (limits.cpu failed); its points stay: limits.memory passed",
+		fmt.Sprintf("NOT VERIFIED: claimed %d, verified %d; 1 expected check(s) failed: limits.cpu", rep.Claimed.Value, rep.Verified.Value),
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}
 	}
 }
