@@ -237,27 +237,17 @@ type hit struct {
 func (l *literals) find(b []byte, hits []hit) []hit {
 	bm := &l.bm4
 	i := 0
-	// The loop tests the 3-grams at the four even positions of eight bytes
-	// and writes the block's offset and the four results to cand whatever
-	// they are, advancing in cand only when one is set. A branch on the
-	// results, taken for one block in four in text, would be mispredicted
-	// each time; the few blocks written are looked at closer afterwards,
-	// a chunk at a time.
-	var cand [findChunk + 1]uint64
+	// testBlocks tests the 3-grams at the four even positions of eight
+	// bytes and writes the block's offset and the four results to cand
+	// whatever they are, advancing in cand only when one is set. A branch
+	// on the results, taken for one block in four in text, would be
+	// mispredicted each time; the few blocks written are looked at closer
+	// afterwards, a chunk at a time.
+	var cand [findChunk]uint64
 	for i+10 <= len(b) {
-		k := 0
-		end := min(len(b)-9, i+8*findChunk)
-		for ; i < end; i += 8 {
-			x := binary.LittleEndian.Uint64(b[i:])
-			y := binary.LittleEndian.Uint32(b[i+6:])
-			q0 := triHash(uint32(x))
-			q1 := triHash(uint32(x >> 16))
-			q2 := triHash(uint32(x >> 32))
-			q3 := triHash(y)
-			m := bm[q0>>6]>>(q0&63)&1 | bm[q1>>6]>>(q1&63)&1<<1 | bm[q2>>6]>>(q2&63)&1<<2 | bm[q3>>6]>>(q3&63)&1<<3
-			cand[k] = uint64(i)<<4 | m
-			k += int((m + 15) >> 4)
-		}
+		n := min(findChunk, (len(b)-10-i)/8+1)
+		k := l.testBlocks(b[i:], n, cand[:], i)
+		i += 8 * n
 		for _, c := range cand[:k] {
 			at := int(c >> 4)
 			for m := c & 15; m != 0; m &= m - 1 {
@@ -292,6 +282,26 @@ func (l *literals) find(b []byte, hits []hit) []hit {
 		}
 	}
 	return hits
+}
+
+// testBlocksGeneric is testBlocks in Go, the portable implementation and
+// the reference of the assembly.
+func (l *literals) testBlocksGeneric(b []byte, n int, cand []uint64, at int) int {
+	bm := &l.bm4
+	k := 0
+	for j := range n {
+		i := 8 * j
+		x := binary.LittleEndian.Uint64(b[i:])
+		y := binary.LittleEndian.Uint32(b[i+6:])
+		q0 := triHash(uint32(x))
+		q1 := triHash(uint32(x >> 16))
+		q2 := triHash(uint32(x >> 32))
+		q3 := triHash(y)
+		m := bm[q0>>6]>>(q0&63)&1 | bm[q1>>6]>>(q1&63)&1<<1 | bm[q2>>6]>>(q2&63)&1<<2 | bm[q3>>6]>>(q3&63)&1<<3
+		cand[k] = uint64(at+i)<<4 | m
+		k += int((m + 15) >> 4)
+	}
+	return k
 }
 
 // check appends the keywords of as that occur around position i.

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/kavach-go/kavach/scan/scancorpus"
 )
 
 // naiveFind is the obvious quadratic reference for literals.find.
@@ -72,6 +74,33 @@ func TestLiteralsMatchNaive(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Fatalf("find(%q) = %v, want %v", in, got, want)
 			}
+		}
+	}
+}
+
+// TestTestBlocks compares the block loop of find (assembly on amd64) with
+// its Go form on random text and on the generated clean text.
+func TestTestBlocks(t *testing.T) {
+	l := allEngine().lits
+	r := rand.New(rand.NewPCG(8, 8))
+	inputs := [][]byte{scancorpus.Clean(1<<14, 3)}
+	for range 200 {
+		b := make([]byte, 10+r.IntN(600))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+			if r.IntN(2) == 0 {
+				b[i] = "passwordTOKENsecretmountdata ../akia"[r.IntN(36)]
+			}
+		}
+		inputs = append(inputs, b)
+	}
+	for _, b := range inputs {
+		n := min(findChunk, (len(b)-10)/8+1)
+		got, want := make([]uint64, n), make([]uint64, n)
+		kg := l.testBlocks(b, n, got, 5)
+		kw := l.testBlocksGeneric(b, n, want, 5)
+		if kg != kw || !slices.Equal(got[:kg], want[:kw]) {
+			t.Fatalf("%q: testBlocks = %x, want %x", b, got[:kg], want[:kw])
 		}
 	}
 }
