@@ -205,10 +205,22 @@ func entropyFinding(s, e int) Finding {
 // digit starts no hex-and-colon token (colonToken). The carry holds the
 // flags of the block's last byte that the next block's first byte
 // depends on.
+//
+// A ':' is no event either when the run of hex digits and ':' around it
+// follows a letter that is no hex digit, as the ':' of "T12:30:00": the
+// walk back of colonToken, over hex digits, ':' and '.', ends there at a
+// word byte and turns the token down. (A '.' ends the run here, so that
+// when it stops colonToken's walk before the letter, or when the walk
+// stops at its 45-byte bound on a '.', the ':' is still an event.) The
+// runs that start after such a letter are filled from their first byte
+// by one addition, whose carry runs through the run's ones.
 func dataEventMask(w *classWords, carry uint64) (ev, out uint64) {
 	exc := w.upper&(w.upper<<1|carry&1) | w.hexLetter&((w.colon|w.dashDot)>>2|3<<62)
 	glue := w.digit | w.dashDot | w.colon | w.letter&^exc
 	plain := w.letter &^ w.hexLetter
-	ev = w.colon&^(plain<<1|carry>>1&1) | w.digit&^(glue<<1|carry>>2&1)
-	return ev, w.upper>>63 | plain>>63<<1 | glue>>63<<2
+	hexColon := w.digit | w.hexLetter | w.colon
+	seed := hexColon & (plain<<1 | carry>>1&1 | carry>>3&1)
+	afterWord := hexColon & ((hexColon + seed) ^ hexColon)
+	ev = w.colon&^afterWord | w.digit&^(glue<<1|carry>>2&1)
+	return ev, w.upper>>63 | plain>>63<<1 | glue>>63<<2 | afterWord>>63<<3
 }

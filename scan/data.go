@@ -175,7 +175,9 @@ func numberAt(b []byte, p int, emit func(Finding)) int {
 			return e
 		}
 	}
-	if l >= 13 && l <= 19 || l == 4 && (next == ' ' || next == '-') {
+	// A card printed in groups has three digits or more in its second
+	// group (card); a date's "2026-06-" has two.
+	if l >= 13 && l <= 19 || l == 4 && (next == ' ' || next == '-') && digitsAt(b, p+5, 3) {
 		if id, e := card(b, p); e > 0 {
 			emit(dataFinding(id, "pii_financial", Critical, cardNames[id]+" detected", p, e))
 			return e

@@ -25,7 +25,13 @@ func refEvent(b []byte, p, j int) bool {
 	letter := isLetter(prev)
 	hexLetter := letter && isHex(prev)
 	if c == ':' {
-		return !(letter && !hexLetter)
+		// The run of hex digits and ':' back from p must not follow a
+		// letter that is no hex digit.
+		s := p
+		for s > 0 && (isHex(b[s-1]) || b[s-1] == ':') {
+			s--
+		}
+		return !(s > 0 && isLetter(b[s-1]) && !isHex(b[s-1]))
 	}
 	if !isDigit(c) {
 		return false
