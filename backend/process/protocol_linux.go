@@ -321,7 +321,10 @@ func newInitCmd() *exec.Cmd {
 	// says). An empty TZ is UTC to Go: the time zone, which a package
 	// initialiser asks for, is not read from /etc/localtime. The command
 	// gets its own environment, not this one.
-	cmd.Env = append(cmd.Env, "GODEBUG=containermaxprocs=0,updatemaxprocs=0", "TZ=")
+	//
+	// One P: the init waits for most of its life, and a Go process with
+	// more than one P is slower to reap (see oneProc in cmd/kavach).
+	cmd.Env = append(cmd.Env, "GODEBUG=containermaxprocs=0,updatemaxprocs=0", "TZ=", "GOMAXPROCS=1")
 	return cmd
 }
 

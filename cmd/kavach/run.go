@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -208,6 +209,7 @@ func buildConfig(f *runFlags) (kavach.Config, error) {
 }
 
 func runRun(cmd *cobra.Command, f *runFlags, args []string) error {
+	oneProc()
 	cfg, err := buildConfig(f)
 	if err != nil {
 		return err
@@ -481,4 +483,17 @@ func jsonResult(r *kavach.Result) jsonView {
 		v.StderrBase64 = r.Stderr
 	}
 	return v
+}
+
+// oneProc runs `kavach run` on one P unless GOMAXPROCS says otherwise.
+// The process supervises one sandbox: it waits, copies and scans one
+// stream at a time, so a second P buys nothing. It costs something: with
+// two Ps on a two-CPU machine, whoever reaps kavach after it exits (the
+// shell) spent 7–11 ms in the kernel in a quarter to a third of the runs
+// (perf: release_task → proc_invalidate_siblings_dcache → d_walk), with
+// one P 20–60 µs (RATIONALE.md).
+func oneProc() {
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+		runtime.GOMAXPROCS(1)
+	}
 }
