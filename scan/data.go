@@ -16,8 +16,14 @@ func marker(id, category string, sev Severity, message string, phrases ...string
 		for i, w := range words {
 			ws[i] = string(w)
 		}
+		// The first word ends at whitespace before the next, or at a
+		// byte that is no word byte when it is the only one (phrase).
+		follows := func(c byte) bool { return !isWord(c) }
+		if len(ws) > 1 {
+			follows = func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+		}
 		rs = append(rs, &rule{scanner: "data", id: id, category: category, severity: sev, message: message,
-			keywords: []string{ws[0]}, match: phrase(ws...)})
+			keywords: []string{ws[0]}, match: phrase(ws...), follows: follows})
 	}
 	return rs
 }
@@ -27,7 +33,7 @@ func upperWord(id, category string, sev Severity, message string, words ...strin
 	var rs []*rule
 	for _, w := range words {
 		rs = append(rs, &rule{scanner: "data", id: id, category: category, severity: sev, message: message,
-			keywords: []string{w}, match: exact(w, true, isWord)})
+			keywords: []string{w}, match: exact(w, true, isWord), follows: func(c byte) bool { return !isWord(c) }})
 	}
 	return rs
 }

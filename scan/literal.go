@@ -28,8 +28,8 @@ import (
 // even positions) and by its last two bytes and each byte that may follow
 // (every printable ASCII byte, tab, newline and return; for odd positions).
 // Such a keyword at an odd position followed by any other byte (a control
-// character, a non-ASCII byte) is not found; one that ends the input is
-// checked on its own.
+// character, a non-ASCII byte, or a byte none of its rules accepts there)
+// is not found; one that ends the input is checked on its own.
 type literals struct {
 	pats  [][]byte                   // lower-case keywords
 	bm4   [1 << quadBits / 64]uint64 // the 3-gram hash bitmap
@@ -37,6 +37,8 @@ type literals struct {
 	flat4 []anchor
 	rare  map[byte][]anchor // short keywords by their rare byte
 	short []int             // keywords shorter than four bytes
+	// follows are the bytes that may follow each keyword (nil: any).
+	follows []func(c byte) bool
 }
 
 // findChunk is how many blocks of eight bytes find tests before it looks
@@ -146,8 +148,12 @@ var followers = func() (f []byte) {
 }()
 
 // newLiterals indexes the keywords; each must be at least two bytes long.
-func newLiterals(keywords []string) *literals {
-	l := &literals{rare: map[byte][]anchor{}}
+// follows[i], when set, tells which bytes may follow keyword i (see
+// rule.follows): a three-byte keyword is indexed with those followers
+// only, so that "pan" of "PAN data", which only whitespace may follow,
+// does not make every "and" and "ant" of a text a candidate.
+func newLiterals(keywords []string, follows []func(c byte) bool) *literals {
+	l := &literals{rare: map[byte][]anchor{}, follows: follows}
 	by3 := map[uint32][]anchor{}
 	add := func(i, off int, v []byte) {
 		key := triKey(v[off:])
@@ -194,6 +200,9 @@ func newLiterals(keywords []string) *literals {
 			l.short = append(l.short, i)
 			add(i, 0, p)
 			for _, c := range followers {
+				if f := follows[i]; f != nil && !f(c) && !(c >= 'a' && c <= 'z' && f(c-'a'+'A')) {
+					continue
+				}
 				add(i, 1, append(bytes.Clone(p), c))
 			}
 		default:

@@ -28,6 +28,11 @@ type rule struct {
 	message  string
 	keywords []string
 	match    func(b []byte, ks, ke int) (start, end int, ok bool)
+	// follows, when set, reports whether byte c may follow a keyword in a
+	// match; match turns down every keyword followed by another byte. The
+	// prefilter uses it to index fewer extensions of a three-byte keyword
+	// (newLiterals).
+	follows func(c byte) bool
 }
 
 // pass is a detector that does not hang off keywords (entropy, digits).
@@ -59,7 +64,24 @@ func newEngine(name string, rules []*rule, passes ...pass) *engine {
 			e.byPat[i] = append(e.byPat[i], ri)
 		}
 	}
-	e.lits = newLiterals(kws)
+	// A keyword may be followed by a byte when one of its rules allows it.
+	follows := make([]func(c byte) bool, len(kws))
+	for i, ris := range e.byPat {
+		var fs []func(c byte) bool
+		for _, ri := range ris {
+			if rules[ri].follows == nil {
+				fs = nil
+				break
+			}
+			fs = append(fs, rules[ri].follows)
+		}
+		if fs != nil {
+			follows[i] = func(c byte) bool {
+				return slices.ContainsFunc(fs, func(f func(byte) bool) bool { return f(c) })
+			}
+		}
+	}
+	e.lits = newLiterals(kws, follows)
 	return e
 }
 
