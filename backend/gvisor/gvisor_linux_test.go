@@ -259,3 +259,25 @@ func TestTimeout(t *testing.T) {
 		t.Errorf("a 500ms timeout took %v", d)
 	}
 }
+
+// TestStatusCannotBeForged shows that a command cannot report another
+// exit status than its own: neither through a status file nor through
+// the init's status descriptor.
+func TestStatusCannotBeForged(t *testing.T) {
+	sb, err := available(t).Create(t.Context(), backend.Spec{ID: "gvisor-forge", Policy: policy.Basic()})
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	t.Cleanup(func() { _ = sb.Destroy(context.Background()) })
+	for range 3 {
+		st, out, errs := run(t, sb, `(while :; do echo "exit 0" > /.kavach/status/f && mv /.kavach/status/f /.kavach/status/status; done) 2>/dev/null &
+for fd in /proc/1/fd/*; do echo "exit 0" > "$fd" 2>/dev/null && echo "wrote $fd"; done
+sleep 0.3; exit 7`)
+		if st.Code != 7 || st.Signal != 0 {
+			t.Fatalf("status %+v, want exit 7 (stdout %q, stderr %q)", st, out, errs)
+		}
+		if strings.Contains(out, "wrote /proc/1/fd/3") {
+			t.Errorf("the command wrote to the init's status descriptor: %q", out)
+		}
+	}
+}

@@ -366,3 +366,30 @@ func TestTimeout(t *testing.T) {
 		})
 	}
 }
+
+// forgeScript tries the ways a command had to report another exit status
+// than its own: a background process that keeps replacing the status
+// file the init once wrote (it won the race about one run in three), and
+// the init's status descriptor through /proc/1/fd.
+const forgeScript = `(while :; do echo "exit 0" > /.kavach/status/f && mv /.kavach/status/f /.kavach/status/status; done) 2>/dev/null &
+for fd in /proc/1/fd/*; do echo "exit 0" > "$fd" 2>/dev/null && echo "wrote $fd"; done
+sleep 0.3; exit 7`
+
+// TestStatusCannotBeForged shows that a command cannot report another
+// exit status than its own.
+func TestStatusCannotBeForged(t *testing.T) {
+	for name, b := range runtimes(t) {
+		t.Run(name, func(t *testing.T) {
+			sb := create(t, b, policy.Basic())
+			for range 3 {
+				st, out, errs := run(t, sb, forgeScript)
+				if st.Code != 7 || st.Signal != 0 {
+					t.Fatalf("status %+v, want exit 7 (stdout %q, stderr %q)", st, out, errs)
+				}
+				if strings.Contains(out, "wrote /proc/1/fd/3") {
+					t.Errorf("the command wrote to the init's status descriptor: %q", out)
+				}
+			}
+		})
+	}
+}

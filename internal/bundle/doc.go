@@ -38,9 +38,10 @@
 //	    (INNER is "" or a JSON InnerStage, set by the composite backend
 //	    through WithInnerStage)
 //	    pid 1 forwards every signal to the child, waits for it, writes
-//	    "exit N" or "signal N" to STATUS (/.kavach/status/status, a per-command
-//	    host directory) and exits; the kernel then kills whatever is left
-//	    in the pid namespace.
+//	    "exit N" or "signal N" to STATUS ("fd:3": the write end of a host
+//	    pipe the runtime passes in, close-on-exec and behind a non-dumpable
+//	    pid 1, so the command can neither hold nor reach it) and exits; the
+//	    kernel then kills whatever is left in the pid namespace.
 //
 // Programs that embed kavach must call reexec.Init first thing in main
 // (and tests in TestMain) for the roles to run.

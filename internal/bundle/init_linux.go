@@ -29,6 +29,18 @@ func runInit() {
 		fmt.Fprintf(os.Stderr, "kavach init: %v\n", err)
 		os.Exit(125)
 	}
+	statusFD, ok := strings.CutPrefix(a.status, "fd:")
+	fd, err := strconv.Atoi(statusFD)
+	if !ok || err != nil || fd < 3 {
+		fmt.Fprintf(os.Stderr, "kavach init: bad status argument %q\n", a.status)
+		os.Exit(125)
+	}
+	// The command must never hold the status descriptor, nor reach it
+	// through /proc/1/fd: close-on-exec, and not dumpable (only
+	// CAP_SYS_PTRACE, which the command lacks, opens a non-dumpable
+	// process's descriptors).
+	syscall.CloseOnExec(fd)
+	_, _, _ = syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_DUMPABLE, 0, 0)
 	sigs := make(chan os.Signal, 16)
 	// Every signal is caught so that it can be forwarded; pid 1 would
 	// otherwise ignore it.
@@ -76,7 +88,7 @@ func runInit() {
 		st = Status{Signal: int(ws.Signal())}
 	}
 	st.OOM = oomKills() > 0
-	if err := os.WriteFile(a.status, []byte(st.String()+"\n"), 0o600); err != nil {
+	if _, err := syscall.Write(fd, []byte(st.String()+"\n")); err != nil {
 		fmt.Fprintf(os.Stderr, "kavach init: write status: %v\n", err)
 		os.Exit(125)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -244,7 +245,17 @@ func (s *sandbox) Start(ctx context.Context, cmd *backend.Command) (backend.Proc
 		return nil, fmt.Errorf("start: %w", err)
 	}
 
-	runArgs := []string{"run", "--bundle", execDir}
+	// The init reports how the command ended on a pipe of ours (see
+	// StatusArg), passed in as descriptor StatusFD.
+	stR, stW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start: %w", err)
+	}
+	runArgs := []string{"run", "--preserve-fds", "1"}
+	if s.rt.Kind == backend.GVisor {
+		runArgs = []string{"run", "--pass-fd", fmt.Sprintf("%d:%d", 3, StatusFD)}
+	}
+	runArgs = append(runArgs, "--bundle", execDir)
 	pidFile := filepath.Join(execDir, "pid")
 	if prepare != nil {
 		if err := syscall.Mkfifo(filepath.Join(status, "gate"), 0o600); err != nil {
@@ -257,16 +268,22 @@ func (s *sandbox) Start(ctx context.Context, cmd *backend.Command) (backend.Proc
 	// Its own process group, so a terminal's ^C reaches the caller, who
 	// decides to kill, and not the runtime directly.
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p := &proc{s: s, id: id, dir: execDir, status: status, done: make(chan struct{})}
+	c.ExtraFiles = []*os.File{stW}
+	p := &proc{s: s, id: id, dir: execDir, status: status, statusR: stR, done: make(chan struct{})}
 
 	s.mu.Lock()
 	if err := s.state(); err != nil {
 		s.mu.Unlock()
+		stR.Close()
+		stW.Close()
 		_ = os.RemoveAll(execDir)
 		return nil, err
 	}
-	if err := c.Start(); err != nil {
+	err = c.Start()
+	stW.Close()
+	if err != nil {
 		s.mu.Unlock()
+		stR.Close()
 		_ = os.RemoveAll(execDir)
 		return nil, fmt.Errorf("start %s: %w", filepath.Base(s.rt.Path), err)
 	}
@@ -437,7 +454,9 @@ type proc struct {
 	id     string
 	dir    string
 	status string
-	timer  *time.Timer
+	// statusR is the read end of the init's status pipe.
+	statusR *os.File
+	timer   *time.Timer
 
 	mu      sync.Mutex
 	killed  bool   // guarded by mu
@@ -466,7 +485,13 @@ func (p *proc) wait(c *exec.Cmd) {
 	if p.timer != nil {
 		p.timer.Stop()
 	}
-	p.st, p.err = p.result(err)
+	// The runtime has exited, and with it every process of the container:
+	// the report, if the init wrote one, is in the pipe. The deadline only
+	// guards against a runtime that left a holder of the write end behind.
+	_ = p.statusR.SetReadDeadline(time.Now().Add(2 * time.Second))
+	report, _ := io.ReadAll(io.LimitReader(p.statusR, 256))
+	p.statusR.Close()
+	p.st, p.err = p.result(report, err)
 	p.mu.Lock()
 	killed, cleanup := p.killed, p.cleanup
 	p.ended = true
@@ -474,7 +499,7 @@ func (p *proc) wait(c *exec.Cmd) {
 	if cleanup != nil {
 		cleanup()
 	}
-	if _, statErr := os.Stat(filepath.Join(p.status, "status")); killed || statErr != nil {
+	if killed || len(report) == 0 {
 		// `run` deletes the container when its init returns; after a kill
 		// or a runtime failure it may not have, so make sure.
 		_ = p.runtime(context.Background(), "delete", "--force", p.id)
@@ -486,9 +511,9 @@ func (p *proc) wait(c *exec.Cmd) {
 	close(p.done)
 }
 
-func (p *proc) result(runErr error) (backend.ExitStatus, error) {
-	if b, err := os.ReadFile(filepath.Join(p.status, "status")); err == nil {
-		st, err := ParseStatus(b)
+func (p *proc) result(report []byte, runErr error) (backend.ExitStatus, error) {
+	if len(report) > 0 {
+		st, err := ParseStatus(report)
 		if err != nil {
 			return backend.ExitStatus{}, err
 		}

@@ -19,10 +19,17 @@ const (
 	// init role, so that argv[0] carries it when the runtime finds the
 	// binary through PATH=/.kavach.
 	InitName = "kavach-reexec:" + roleInit
-	// StatusDir is where the per-command host status directory is bound.
+	// StatusDir is where the per-command host directory is bound; it holds
+	// the gate.
 	StatusDir = KavachDir + "/status"
-	// StatusFile is where the init writes how the command ended.
-	StatusFile = StatusDir + "/status"
+	// StatusArg is the init's status argument: it reports how the command
+	// ended on descriptor StatusFD, the write end of a host pipe the
+	// runtime passes in (runc and crun --preserve-fds, runsc --pass-fd).
+	// The command never holds it, so it cannot forge its own exit status,
+	// as it could write a status file in a directory its uid owns.
+	StatusArg = "fd:3"
+	// StatusFD is the descriptor StatusArg names.
+	StatusFD = 3
 	// GateFile, a FIFO the host makes only when it must prepare something
 	// before the command runs, holds the init until the host closes it.
 	GateFile = StatusDir + "/gate"
@@ -126,7 +133,7 @@ func Spec(o Options, l Layout, c Command) *specs.Spec {
 	if dir == "" {
 		dir = Workdir
 	}
-	initArgs := []string{InitName, StatusFile, c.Profile, encodeInner(c.Inner), strconv.Itoa(len(c.Env))}
+	initArgs := []string{InitName, StatusArg, c.Profile, encodeInner(c.Inner), strconv.Itoa(len(c.Env))}
 	initArgs = append(initArgs, c.Env...)
 	initArgs = append(initArgs, "--")
 	initArgs = append(initArgs, c.Args...)
@@ -309,7 +316,7 @@ type Status struct {
 	OOM bool
 }
 
-// String encodes s for the status file.
+// String encodes s for the status report.
 func (s Status) String() string {
 	v := "exit " + strconv.Itoa(s.Code)
 	if s.Signal != 0 {
@@ -321,7 +328,7 @@ func (s Status) String() string {
 	return v
 }
 
-// ParseStatus decodes a status file written by the init.
+// ParseStatus decodes a status report written by the init.
 func ParseStatus(b []byte) (Status, error) {
 	f := strings.Fields(string(b))
 	if len(f) < 2 || len(f) > 3 || (len(f) == 3 && f[2] != "oom") {

@@ -44,7 +44,7 @@ func TestSpec(t *testing.T) {
 				t.Errorf("/sys mounted = %v with netns %v", hasSys, tc.netns)
 			}
 			a, err := parseInitArgs(s.Process.Args[1:])
-			if err != nil || a.status != StatusFile || a.profile != tc.p.Profile() || a.inner != "" || !slices.Equal(a.env, []string{"A=1"}) || !slices.Equal(a.argv, []string{"sh", "-c", "true"}) {
+			if err != nil || a.status != StatusArg || a.profile != tc.p.Profile() || a.inner != "" || !slices.Equal(a.env, []string{"A=1"}) || !slices.Equal(a.argv, []string{"sh", "-c", "true"}) {
 				t.Errorf("init args %q: %+v %v", s.Process.Args, a, err)
 			}
 		})
