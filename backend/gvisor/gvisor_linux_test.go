@@ -182,51 +182,11 @@ func TestNoLeaks(t *testing.T) {
 	if err := sb.Destroy(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if left := leftBehind(before, func() []string { return bundle.Leftovers(backend.GVisor, state) }, 10*time.Second); len(left) > 0 {
+	if left := kavachtest.LeftBehind(before, func() []string { return bundle.Leftovers(backend.GVisor, state) }, 10*time.Second); len(left) > 0 {
 		t.Errorf("left behind: %v (before: %v)", left, before)
 	}
 	if n := countFDs(t); n > fds {
 		t.Errorf("descriptors: %d before, %d after", fds, n)
-	}
-}
-
-// leftBehind returns what list shows now that it did not before and
-// still shows after grace. Leftovers sees every kavach gVisor
-// container on the host, and on a shared test machine other processes
-// (other packages' tests, a `kavach verify`) start and remove their own
-// meanwhile; theirs go away within seconds, a leak of ours stays.
-func leftBehind(before []string, list func() []string, grace time.Duration) []string {
-	var left []string
-	for _, l := range list() {
-		if !slices.Contains(before, l) {
-			left = append(left, l)
-		}
-	}
-	for deadline := time.Now().Add(grace); len(left) > 0 && time.Now().Before(deadline); {
-		time.Sleep(250 * time.Millisecond)
-		now := list()
-		left = slices.DeleteFunc(left, func(l string) bool { return !slices.Contains(now, l) })
-	}
-	return left
-}
-
-// TestLeftBehind checks the leak filter itself: what was there before,
-// and another process's container that goes away, are not reported; a
-// new item that stays is.
-func TestLeftBehind(t *testing.T) {
-	calls := 0
-	list := func() []string {
-		calls++
-		if calls == 1 {
-			return []string{"old", "theirs", "ours"}
-		}
-		return []string{"old", "ours", "later"}
-	}
-	if left := leftBehind([]string{"old"}, list, 600*time.Millisecond); !slices.Equal(left, []string{"ours"}) {
-		t.Fatalf("left behind %v, want [ours]", left)
-	}
-	if left := leftBehind(nil, func() []string { return nil }, time.Second); len(left) != 0 {
-		t.Fatalf("nothing listed, left behind %v", left)
 	}
 }
 

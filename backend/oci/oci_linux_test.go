@@ -322,8 +322,8 @@ func TestNoLeaks(t *testing.T) {
 			if err := sb.Destroy(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			if after := bundle.Leftovers(backend.OCI, state); len(after) > len(before) {
-				t.Errorf("left behind: %v (before: %v)", after, before)
+			if left := kavachtest.LeftBehind(before, func() []string { return bundle.Leftovers(backend.OCI, state) }, 10*time.Second); len(left) > 0 {
+				t.Errorf("left behind: %v (before: %v)", left, before)
 			}
 			if n := countFDs(t); n > fds {
 				t.Errorf("descriptors: %d before, %d after", fds, n)
