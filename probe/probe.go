@@ -238,7 +238,7 @@ func buildCatalogue() []Check {
 	landlockOn := func(e *backend.Enforced) bool { return e.LandlockRules > 0 }
 	add("landlock.abi", "the kernel's Landlock ABI is at least the claimed one", Landlock, landlockOn)
 	add("landlock.write", "Landlock denies writes outside the granted paths (EACCES)", Landlock, landlockOn)
-	add("landlock.tcp", "Landlock denies TCP connects to ports not granted (EACCES)", Landlock,
+	add("landlock.tcp", "Landlock denies TCP connects and binds to ports not granted (EACCES)", Landlock,
 		func(e *backend.Enforced) bool { return e.LandlockNetRules > 0 })
 	ro := func(e *backend.Enforced) bool { return e.ReadOnlyRoot }
 	add("ro.root", "/ is not writable", ReadOnlyRoot, ro)

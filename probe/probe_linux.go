@@ -559,7 +559,23 @@ func (p *prober) landlockTCP() (bool, string) {
 	if err == nil {
 		return false, "connect to 127.0.0.1:1 succeeded"
 	}
-	return errnoOf(err) == unix.EACCES, "connect to 127.0.0.1:1: " + errName(err)
+	connect := "connect to 127.0.0.1:1: " + errName(err)
+	if errnoOf(err) != unix.EACCES {
+		return false, connect
+	}
+	// Binding port 0 (an ephemeral port) needs a Landlock rule for port 0,
+	// which no policy grants; unlike a low port, nothing but Landlock
+	// refuses it.
+	bfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false, connect + "; socket: " + errName(err)
+	}
+	defer unix.Close(bfd)
+	err = unix.Bind(bfd, &unix.SockaddrInet4{Port: 0, Addr: [4]byte{127, 0, 0, 1}})
+	if err == nil {
+		return false, connect + "; bind to 127.0.0.1:0 succeeded"
+	}
+	return errnoOf(err) == unix.EACCES, connect + "; bind to 127.0.0.1:0: " + errName(err)
 }
 
 // tryCreate creates and removes a file in dir.

@@ -67,7 +67,7 @@ func init() {
 
 func init() {
 	// The TCP probe allows connect and bind on the ports in os.Args[1],
-	// then connects to os.Args[2..3] and binds os.Args[4..5], reporting
+	// then connects to os.Args[2..3] and binds os.Args[4..], reporting
 	// "connect PORT=ok|errno" and "bind PORT=ok|errno".
 	reexec.Register("landlock-tcp-probe", func() {
 		runtime.LockOSThread()
@@ -105,7 +105,7 @@ func init() {
 			fmt.Printf("connect %d=%s\n", port, result(err))
 			unix.Close(fd)
 		}
-		for _, a := range os.Args[4:6] {
+		for _, a := range os.Args[4:] {
 			port, _ := strconv.Atoi(a)
 			fd, _ := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 			err := unix.Bind(fd, &unix.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}})
@@ -165,7 +165,7 @@ func TestRestrictTCP(t *testing.T) {
 	okBind, badBind := freePort(t), freePort(t)
 	allowed := fmt.Sprintf("%d,%d", okConn, okBind)
 	out, err := reexec.Command("landlock-tcp-probe", allowed,
-		strconv.Itoa(okConn), strconv.Itoa(badConn), strconv.Itoa(okBind), strconv.Itoa(badBind)).CombinedOutput()
+		strconv.Itoa(okConn), strconv.Itoa(badConn), strconv.Itoa(okBind), strconv.Itoa(badBind), "0").CombinedOutput()
 	if err != nil {
 		t.Fatalf("probe: %v: %s", err, out)
 	}
@@ -176,6 +176,9 @@ func TestRestrictTCP(t *testing.T) {
 		fmt.Sprintf("connect %d=%s", badConn, denied),
 		fmt.Sprintf("bind %d=ok", okBind),
 		fmt.Sprintf("bind %d=%s", badBind, denied),
+		// An ephemeral port needs a rule for port 0, which kavach never
+		// grants: the probe of `kavach verify` relies on it.
+		"bind 0=" + denied,
 	} {
 		if !strings.Contains(string(out), want+"\n") {
 			t.Errorf("probe output lacks %q:\n%s", want, out)
