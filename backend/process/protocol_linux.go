@@ -428,7 +428,9 @@ func (p *proc) Wait() (backend.ExitStatus, error) {
 			p.st = backend.ExitStatus{Code: m.Code, Signal: syscall.Signal(m.Sig)}
 		}
 		p.status.Close()
-		if p.s.cg != nil {
+		// The memory limit kills with SIGKILL: a command that exited on its
+		// own was not killed by it, and its status needs no cgroup read.
+		if p.s.cg != nil && p.st.Signal != 0 {
 			if n, err := p.s.cg.OOMKills(); err == nil && n > p.oomBase {
 				p.st.OOM = true
 			}

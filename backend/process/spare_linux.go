@@ -26,6 +26,11 @@ type spare struct {
 	inW  *os.File // the command's stdin
 	outR *os.File
 	errR *os.File
+	// oomBase is the sandbox's OOM kill count when the spare became idle
+	// (or oomErr why it could not be read): the base its command's OOM
+	// check compares with, read off the command's path.
+	oomBase uint64
+	oomErr  error
 }
 
 // spareFuture is a spare being started in the background: sp is set,
@@ -203,6 +208,9 @@ func (s *sandbox) spawnSpare(f *spareFuture) (_ *spare, err error) {
 		sp.discard()
 		return nil, fmt.Errorf("spare init: %w", err)
 	}
+	if s.cg != nil {
+		sp.oomBase, sp.oomErr = s.cg.OOMKills()
+	}
 	return sp, nil
 }
 
@@ -240,12 +248,10 @@ func (s *sandbox) startWarm(ctx context.Context, c *backend.Command) (_ *proc, o
 		}
 		return err
 	}
-	var oomBase uint64
-	if s.cg != nil {
-		if oomBase, err = s.cg.OOMKills(); err != nil {
-			sp.discard()
-			return nil, true, fmt.Errorf("start: %w", err)
-		}
+	oomBase := sp.oomBase
+	if sp.oomErr != nil {
+		sp.discard()
+		return nil, true, fmt.Errorf("start: %w", sp.oomErr)
 	}
 	var cleanup func()
 	if s.spec.Prepare != nil {
