@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -130,7 +128,7 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 	}
 	sb, enforced, sc := s.sb, s.enforced, s.score
 	e := &execution{start: time.Now()}
-	pidsDir, pidsBase := forkBombBase(ctx, sb)
+	fb := forkBombBase(ctx, sb, s.pids)
 	proc, err := sb.Start(ctx, &backend.Command{
 		Args: cmd.Args, Env: s.secretEnv(mergeEnv(s.env(cmd.Env), s.proxyEnv)), Dir: cmd.Dir,
 		Stdin: s.secretStdin(stdin), Stdout: stdout, Stderr: stderr,
@@ -185,7 +183,7 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 		if res.Termination == TerminationExited {
 			res.ExitCode = st.Code
 		}
-		res.Violations = s.forkBombCheck(ctx, pidsDir, pidsBase)
+		res.Violations = s.forkBombCheck(ctx, fb)
 		if cmd.Expected > 0 {
 			res.Violations = append(res.Violations, guard.CheckTimeAnomaly(res.Duration, cmd.Expected, s.cfg.Guard)...)
 		}
@@ -200,43 +198,57 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 	return e, wait, nil
 }
 
+// forkBomb is what the fork-bomb guard knows of a command's start: the
+// pids cgroup (a kept-open reader, or else a directory) and its count of
+// refused forks before the command.
+type forkBomb struct {
+	r    *guard.PidsReader
+	dir  string
+	base int64
+}
+
 // forkBombBase reads the sandbox's pids cgroup before a command starts:
 // its count of refused forks is the base the command is judged against.
-func forkBombBase(ctx context.Context, sb backend.Sandbox) (string, int64) {
+// r, when set, reads it through descriptors kept open for the sandbox.
+func forkBombBase(ctx context.Context, sb backend.Sandbox, r *guard.PidsReader) forkBomb {
+	if r != nil {
+		if n, err := r.MaxEvents(); err == nil {
+			return forkBomb{r: r, base: n}
+		}
+	}
 	pr, ok := sb.(backend.PidsReporter)
 	if !ok {
-		return "", 0
+		return forkBomb{}
 	}
 	dir := pr.PidsCgroup()
 	if dir == "" {
-		return "", 0
-	}
-	// Only the counter of refused forks is needed as the base: one read
-	// on the command's path instead of ReadPids's four.
-	if b, err := os.ReadFile(filepath.Join(dir, "pids.events")); err == nil {
-		if n, err := guard.ParsePidsEvents(string(b)); err == nil {
-			return dir, n
-		}
+		return forkBomb{}
 	}
 	st, err := guard.ReadPids(ctx, dir)
 	if err != nil {
-		return "", 0
+		return forkBomb{}
 	}
-	return dir, st.MaxEvents
+	return forkBomb{dir: dir, base: st.MaxEvents}
 }
 
 // forkBombCheck is the fork-bomb guard after a command: forks the pids
 // limit refused while it ran (the counter's increase since base) are a
 // violation, as is a count still near the limit.
-func (s *Sandbox) forkBombCheck(ctx context.Context, dir string, base int64) []guard.Violation {
-	if dir == "" {
+func (s *Sandbox) forkBombCheck(ctx context.Context, fb forkBomb) []guard.Violation {
+	var st guard.PidsStat
+	var err error
+	switch {
+	case fb.r != nil:
+		st, err = fb.r.Read(context.WithoutCancel(ctx))
+	case fb.dir != "":
+		st, err = guard.ReadPids(context.WithoutCancel(ctx), fb.dir)
+	default:
 		return nil
 	}
-	st, err := guard.ReadPids(context.WithoutCancel(ctx), dir)
 	if err != nil {
 		return nil
 	}
-	st.MaxEvents -= base
+	st.MaxEvents -= fb.base
 	return guard.CheckPids(st, s.cfg.Guard)
 }
 

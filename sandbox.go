@@ -13,6 +13,7 @@ import (
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/backend/composite"
 	"github.com/kavach-go/kavach/credential"
+	"github.com/kavach-go/kavach/guard"
 	"github.com/kavach-go/kavach/policy"
 	"github.com/kavach-go/kavach/scan"
 	"github.com/kavach-go/kavach/score"
@@ -39,6 +40,7 @@ type Sandbox struct {
 	plan         *credential.Plan        // guarded by mu; resolved secrets
 	proxyEnv     []string                // guarded by mu; set with the egress proxy
 	proxyRelease func()                  // guarded by mu; releases injected headers
+	pids         *guard.PidsReader       // guarded by mu; the backend's pids cgroup, if any
 	destroyed    chan struct{}           // closed by Destroy
 }
 
@@ -305,6 +307,13 @@ func (s *Sandbox) createLocked(ctx context.Context) error {
 		return err
 	}
 	s.sb = sb
+	if pr, ok := sb.(backend.PidsReporter); ok {
+		if dir := pr.PidsCgroup(); dir != "" {
+			// Kept open for the fork-bomb guard of every command; when it
+			// cannot be opened, the guard reads the files by path.
+			s.pids, _ = guard.OpenPids(dir)
+		}
+	}
 	s.enforced = sb.Enforced()
 	if s.proxyEnv != nil && s.enforced.Network == backend.NetworkNone {
 		s.enforced.Network = backend.NetworkProxy
@@ -317,6 +326,9 @@ func (s *Sandbox) destroyLocked(ctx context.Context) error {
 	close(s.destroyed)
 	untrackAgent(s)
 	s.killAllLocked()
+	if s.pids != nil {
+		_ = s.pids.Close()
+	}
 	defer s.plan.Release()
 	if s.sb == nil {
 		return nil

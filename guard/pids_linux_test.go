@@ -50,6 +50,13 @@ func TestForkBombRealCgroup(t *testing.T) {
 	if vs, st, err := CheckCgroupPids(ctx, dir, Config{}); err != nil || len(vs) != 0 || st.Current != 0 || st.Max != 5 {
 		t.Fatalf("empty cgroup: %v %+v %v", vs, st, err)
 	}
+	// A reader opened now must see the counters move through its kept
+	// descriptors (kernfs files re-read from offset 0).
+	r, err := OpenPids(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
 
 	// The shell waits on stdin until it is in the cgroup, then forks 20
 	// sleeps; the fifth fork (shell + 4 sleeps = 5) must fail.
@@ -90,6 +97,9 @@ func TestForkBombRealCgroup(t *testing.T) {
 	}
 	if got := hits(vs); len(got) == 0 || got[0] != "fork_bomb:pids.events" {
 		t.Fatalf("guard reported %q for %+v, want the refused forks first", got, st)
+	}
+	if rst, err := r.Read(ctx); err != nil || rst.MaxEvents < st.MaxEvents || rst.Max != 5 || rst.Current == 0 {
+		t.Errorf("kept-open reader: %+v, %v; ReadPids saw %+v", rst, err, st)
 	}
 	t.Logf("stat %+v, violations %v", st, vs)
 }
