@@ -57,8 +57,10 @@ func classifyGeneric(b []byte, out []classWords) {
 
 // classPass runs the entropy detector (when entropy is set) and the
 // personal-data detectors without keywords (when data is set) over b,
-// from one classification of its bytes. It emits the same findings as
-// entropyPass and then dataPass would, in the same order.
+// from one classification of its bytes. It emits the findings of the
+// entropy detector and then those of the data detectors, in the order in
+// which the byte-at-a-time passes emit them (naiveEntropy and refDataPass
+// in the tests).
 //
 // Both passes look closely only at few places of clean text: entropy at
 // runs of 20 token bytes or more, data at events (a ':' or the first digit
@@ -78,7 +80,6 @@ func classPass(b []byte, entropy, data bool, emit func(Finding)) {
 		run      int    // entropy: length of the token run ending at the current block
 		next     int    // data: events before next lie inside a match or a run already looked at
 		carry    uint64 // data: see dataEventMask
-		i        int
 		nWords   = len(b) / 64
 		wordBase int
 	)
@@ -87,7 +88,7 @@ func classPass(b []byte, entropy, data bool, emit func(Finding)) {
 		classify(b[64*wordBase:64*(wordBase+m)], cw[:m])
 		for k := range cw[:m] {
 			w := &cw[k]
-			i = 64 * (wordBase + k)
+			i := 64 * (wordBase + k)
 			if entropy {
 				lastEnd, run = entropyWord(b, i, w.token, lastEnd, run, emit)
 			}
@@ -209,11 +210,13 @@ func entropyFinding(s, e int) Finding {
 // A ':' is no event either when the run of hex digits and ':' around it
 // follows a letter that is no hex digit, as the ':' of "T12:30:00": the
 // walk back of colonToken, over hex digits, ':' and '.', ends there at a
-// word byte and turns the token down. (A '.' ends the run here, so that
-// when it stops colonToken's walk before the letter, or when the walk
-// stops at its 45-byte bound on a '.', the ':' is still an event.) The
-// runs that start after such a letter are filled from their first byte
-// by one addition, whose carry runs through the run's ones.
+// word byte and turns the token down; when the run is longer than the
+// walk's 45-byte bound, the walk ends on a hex digit or a ':' inside it,
+// which turns the token down too. A '.' ends the run here although the
+// walk goes on over it, to a byte that may be no word byte: after a '.'
+// the ':' stays an event. The runs that start after such a letter are
+// filled from their first byte by one addition, whose carry runs through
+// the run's ones.
 func dataEventMask(w *classWords, carry uint64) (ev, out uint64) {
 	exc := w.upper&(w.upper<<1|carry&1) | w.hexLetter&((w.colon|w.dashDot)>>2|3<<62)
 	glue := w.digit | w.dashDot | w.colon | w.letter&^exc

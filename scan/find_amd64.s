@@ -2,25 +2,29 @@
 
 #include "textflag.h"
 
-// TRIGRAM tests the 3-gram in the low three bytes of AX against the
-// bitmap at DI, and shifts the result into DX (DX = 2*DX + bit). The hash
+// TRIGRAM tests the 3-gram in the low three bytes of AX, at offset off of
+// the block, against the bitmap at DI, and appends off+R10 and the hash to
+// the candidates at R8 whatever the result, advancing the count R9 only
+// when the bit is set (the store leaves the flags of BT alone). The hash
 // is triHash's: the bytes are ORed with 0x20 by the caller.
-#define TRIGRAM \
+#define TRIGRAM(off) \
 	ANDL $0xffffff, AX \
 	IMUL3L $-1640531535, AX, AX \
 	SHRL $15, AX \
+	LEAQ off(R10), DX \
+	SHLQ $17, DX \
+	ORQ AX, DX \
 	MOVL AX, BX \
 	SHRL $6, BX \
 	MOVQ (DI)(BX*8), BX \
 	BTQ AX, BX \
-	ADCQ DX, DX
+	MOVQ DX, (R8)(R9*8) \
+	ADCQ $0, R9
 
 // func findBlocks(b *byte, n int, bm *uint64, cand *uint64, at int) int
 //
 // findBlocks is the loop of literals.find over n blocks of eight bytes,
-// each read with the two bytes after it: it writes at<<4 | m for each
-// block with one of its four 3-gram bits m set to cand (every block is
-// written, the count advances only past those), and returns the count.
+// each read with the two bytes after it (see testBlocksGeneric).
 TEXT ·findBlocks(SB), NOSPLIT, $0-48
 	MOVQ b+0(FP), SI
 	MOVQ n+8(FP), CX
@@ -37,24 +41,16 @@ loop:
 	ORQ R11, R12
 	MOVL 6(SI), R13
 	ORL $0x20202020, R13
-	XORL DX, DX
-	MOVL R13, AX
-	TRIGRAM
 	MOVQ R12, AX
-	SHRQ $32, AX
-	TRIGRAM
+	TRIGRAM(0)
 	MOVQ R12, AX
 	SHRQ $16, AX
-	TRIGRAM
+	TRIGRAM(2)
 	MOVQ R12, AX
-	TRIGRAM
-	MOVQ R10, AX
-	SHLQ $4, AX
-	ORQ DX, AX
-	MOVQ AX, (R8)(R9*8)
-	ADDQ $15, DX
-	SHRQ $4, DX
-	ADDQ DX, R9
+	SHRQ $32, AX
+	TRIGRAM(4)
+	MOVL R13, AX
+	TRIGRAM(6)
 	ADDQ $8, SI
 	ADDQ $8, R10
 	DECQ CX

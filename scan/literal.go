@@ -3,7 +3,6 @@ package scan
 import (
 	"bytes"
 	"encoding/binary"
-	"math/bits"
 	"slices"
 )
 
@@ -247,23 +246,19 @@ func (l *literals) find(b []byte, hits []hit) []hit {
 	bm := &l.bm4
 	i := 0
 	// testBlocks tests the 3-grams at the four even positions of eight
-	// bytes and writes the block's offset and the four results to cand
-	// whatever they are, advancing in cand only when one is set. A branch
-	// on the results, taken for one block in four in text, would be
-	// mispredicted each time; the few blocks written are looked at closer
+	// bytes and writes each position and hash to cand whatever the test
+	// says, advancing in cand only when the bit is set. A branch on the
+	// results, taken for one block in four in text, would be mispredicted
+	// each time; the few positions written are looked at closer
 	// afterwards, a chunk at a time.
-	var cand [findChunk]uint64
+	var cand [4 * findChunk]uint64
 	for i+10 <= len(b) {
 		n := min(findChunk, (len(b)-10-i)/8+1)
 		k := l.testBlocks(b[i:], n, cand[:], i)
 		i += 8 * n
 		for _, c := range cand[:k] {
-			at := int(c >> 4)
-			for m := c & 15; m != 0; m &= m - 1 {
-				p := at + 2*bits.TrailingZeros64(m)
-				q := triKey(b[p:])
-				hits = l.check(b, p, l.flat4[l.idx4[q]:l.idx4[q+1]], hits)
-			}
+			p, q := int(c>>quadBits), uint32(c&(1<<quadBits-1))
+			hits = l.check(b, p, l.flat4[l.idx4[q]:l.idx4[q+1]], hits)
 		}
 	}
 	for ; i+3 <= len(b); i += 2 {
@@ -302,13 +297,10 @@ func (l *literals) testBlocksGeneric(b []byte, n int, cand []uint64, at int) int
 		i := 8 * j
 		x := binary.LittleEndian.Uint64(b[i:])
 		y := binary.LittleEndian.Uint32(b[i+6:])
-		q0 := triHash(uint32(x))
-		q1 := triHash(uint32(x >> 16))
-		q2 := triHash(uint32(x >> 32))
-		q3 := triHash(y)
-		m := bm[q0>>6]>>(q0&63)&1 | bm[q1>>6]>>(q1&63)&1<<1 | bm[q2>>6]>>(q2&63)&1<<2 | bm[q3>>6]>>(q3&63)&1<<3
-		cand[k] = uint64(at+i)<<4 | m
-		k += int((m + 15) >> 4)
+		for t, q := range [4]uint32{triHash(uint32(x)), triHash(uint32(x >> 16)), triHash(uint32(x >> 32)), triHash(y)} {
+			cand[k] = uint64(at+i+2*t)<<quadBits | uint64(q)
+			k += int(bm[q>>6] >> (q & 63) & 1)
+		}
 	}
 	return k
 }

@@ -111,7 +111,7 @@ func TestTestBlocks(t *testing.T) {
 	}
 	for _, b := range inputs {
 		n := min(findChunk, (len(b)-10)/8+1)
-		got, want := make([]uint64, n), make([]uint64, n)
+		got, want := make([]uint64, 4*n), make([]uint64, 4*n)
 		kg := l.testBlocks(b, n, got, 5)
 		kw := l.testBlocksGeneric(b, n, want, 5)
 		if kg != kw || !slices.Equal(got[:kg], want[:kw]) {
