@@ -8,8 +8,11 @@ TESTFLAGS   ?= -race -count=1 -timeout 30m
 
 all: build
 
+# A static binary: it starts faster (no dynamic loader; measured 0.4 ms of
+# every process start, and every sandbox start re-executes it) and runs as
+# the init of containers whose root has no C library.
 build:
-	$(GO) build -o bin/kavach ./cmd/kavach
+	CGO_ENABLED=0 $(GO) build -o bin/kavach ./cmd/kavach
 
 # The whole suite. Tests that need root, a runtime binary or a kernel
 # feature skip with the reason when it is missing; KAVACH_TEST_STRICT=1
