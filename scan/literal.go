@@ -11,15 +11,18 @@ import (
 //
 // literals is the prefilter of every keyword rule. It is an anchored
 // q-gram filter rather than an Aho-Corasick automaton. Each keyword of four
-// bytes or more is indexed by the two neighbouring 3-grams inside it that
-// are least likely in ordinary text, hashed into a bitmap of 2¹⁷ bits
-// (16 KiB, resident in L1). Because one of two neighbouring positions is
-// always even, the scan tests the bitmap only at every other position, four
-// positions per branch, and only a set bit leads to a case-folded
-// comparison of the few keywords anchored there. No test depends on an
+// bytes or more is indexed by two 3-grams inside it, the one least likely
+// in ordinary text among those at even offsets and the one among those at
+// odd offsets, hashed into a bitmap of 2¹⁷ bits (16 KiB, resident in L1).
+// Because one of the two always falls on an even position of the input,
+// the scan tests the bitmap only at every other position, and only a set
+// bit leads to a case-folded comparison of the few keywords anchored there
+// (one masked load for their first eight bytes). No test depends on an
 // earlier position, so the loop has no carried dependency and runs several
 // times faster than a DFA walk, whose every step waits for the previous
-// state (RATIONALE: "Why not an Aho-Corasick library?").
+// state (RATIONALE: "Why not an Aho-Corasick library?"); nor does it
+// branch on a test's result (testBlocks), which in text is too often true
+// to be predicted.
 //
 // Shorter keywords fit the same loop in two ways. One with a byte that is
 // rare in text ('$', '\\', '~', '`') is found with bytes.IndexByte on that
