@@ -162,16 +162,46 @@ func (c *Cgroup) createV1(h Host, name string, l Limits) error {
 }
 
 func (c *Cgroup) createV2(h Host, name string, l Limits) error {
-	const enable = "+memory +pids +cpu"
-	if err := write(h.Root, "cgroup.subtree_control", enable); err != nil {
-		return err
+	// The controllers the limits need must be there; the others of
+	// memory, pids and cpu are enabled when the hierarchy has them (pids
+	// also feeds the fork-bomb guard). Freezing and killing need none.
+	ctrl, err := os.ReadFile(filepath.Join(h.Root, "cgroup.controllers"))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	have := strings.Fields(string(ctrl))
+	var need []string
+	if l.MemoryBytes > 0 {
+		need = append(need, "memory")
+	}
+	if l.Pids > 0 {
+		need = append(need, "pids")
+	}
+	if l.CPU > 0 {
+		need = append(need, "cpu")
+	}
+	if missing := missingOf(have, need...); len(missing) > 0 {
+		return fmt.Errorf("%w: cgroup2 at %s lacks controllers %s", ErrUnavailable, h.Root, strings.Join(missing, ","))
+	}
+	var enable []string
+	for _, name := range []string{"memory", "pids", "cpu"} {
+		if len(missingOf(have, name)) == 0 {
+			enable = append(enable, "+"+name)
+		}
+	}
+	if len(enable) > 0 {
+		if err := write(h.Root, "cgroup.subtree_control", strings.Join(enable, " ")); err != nil {
+			return err
+		}
 	}
 	parent := filepath.Join(h.Root, ParentName)
 	if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
-	if err := write(parent, "cgroup.subtree_control", enable); err != nil {
-		return err
+	if len(enable) > 0 {
+		if err := write(parent, "cgroup.subtree_control", strings.Join(enable, " ")); err != nil {
+			return err
+		}
 	}
 	dir := filepath.Join(parent, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {

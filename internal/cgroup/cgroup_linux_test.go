@@ -1,13 +1,17 @@
 package cgroup_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,5 +162,110 @@ func TestStartInLeavesNoThread(t *testing.T) {
 		if strings.Contains(string(b), name(t)) {
 			t.Errorf("thread %s still in the group: %s", task.Name(), b)
 		}
+	}
+}
+
+// unifiedRoot returns where the cgroup2 hierarchy is mounted.
+func unifiedRoot(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(data)) {
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok || !strings.HasPrefix(post, "cgroup2 ") {
+			continue
+		}
+		if f := strings.Fields(pre); len(f) >= 5 {
+			return f[4]
+		}
+	}
+	kavachtest.Skip(t, "no cgroup2 hierarchy is mounted")
+	return ""
+}
+
+// TestV2Lifecycle exercises the v2 code on whatever unified hierarchy the
+// host mounts, also a hybrid host's controller-less one: a process born
+// in the group with CLONE_INTO_CGROUP, freeze and thaw through
+// cgroup.freeze, cgroup.kill and removal. A limit whose controller the
+// hierarchy lacks is refused with the reason.
+func TestV2Lifecycle(t *testing.T) {
+	kavachtest.RequireRoot(t)
+	h := cgroup.Host{Version: 2, Root: unifiedRoot(t)}
+	ctrl, _ := os.ReadFile(filepath.Join(h.Root, "cgroup.controllers"))
+	if !strings.Contains(string(ctrl), "memory") {
+		_, err := cgroup.New(h, name(t)+"-mem", cgroup.Limits{MemoryBytes: 64 << 20})
+		if !errors.Is(err, cgroup.ErrUnavailable) || !strings.Contains(err.Error(), "memory") {
+			t.Errorf("memory limit without the memory controller: %v", err)
+		}
+	}
+	cg, err := cgroup.New(h, name(t), cgroup.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cg.Delete(context.Background()) })
+	if cg.Version() != 2 || len(cg.Dirs()) != 1 {
+		t.Fatalf("version %d, dirs %v", cg.Version(), cg.Dirs())
+	}
+	f, err := cg.FD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A busy shell: a frozen group's CPU time stands still.
+	cmd := exec.Command("/bin/sh", "-c", "while :; do :; done")
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())}
+	err = cmd.Start()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	if pids, err := cg.Procs(); err != nil || !slices.Contains(pids, cmd.Process.Pid) {
+		t.Fatalf("procs %v, %v; want %d born in the group", pids, err, cmd.Process.Pid)
+	}
+	cpu := func() int {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+		utime, _ := strconv.Atoi(f[11])
+		stime, _ := strconv.Atoi(f[12])
+		return utime + stime
+	}
+	if err := cg.Freeze(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	before := cpu()
+	time.Sleep(200 * time.Millisecond)
+	if after := cpu(); after != before {
+		t.Errorf("frozen member ran: CPU ticks %d → %d", before, after)
+	}
+	if err := cg.Thaw(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	before = cpu()
+	time.Sleep(200 * time.Millisecond)
+	if after := cpu(); after == before {
+		t.Errorf("thawed member did not run: CPU ticks stay %d", after)
+	}
+	if err := cg.Kill(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-waited:
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+			t.Errorf("killed member: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("cgroup.kill did not kill the member")
+	}
+	if err := cg.Delete(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cg.Dirs()[0]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("group directory after Delete: %v", err)
 	}
 }
