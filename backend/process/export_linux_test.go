@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/internal/cgroup"
 )
 
 // WaitSpare waits until sb's spare init, if one is on its way, is idle
@@ -37,3 +38,7 @@ func SparePID(sb backend.Sandbox) int {
 	}
 	return s.next.sp.cmd.Process.Pid
 }
+
+// WithCgroupHost makes the backend use hierarchy h instead of the one it
+// detects.
+func WithCgroupHost(h cgroup.Host) Option { return func(o *options) { o.cgroupHost = &h } }

@@ -116,6 +116,15 @@ func probeUserns(root bool) error {
 	return nil
 }
 
+// cgroupHost is the hierarchy sandboxes use: the detected one, unless an
+// option replaced it.
+func (b *Backend) cgroupHost(h *hostInfo) (cgroup.Host, error) {
+	if b.opts.cgroupHost != nil {
+		return *b.opts.cgroupHost, nil
+	}
+	return h.cg, h.cgErr
+}
+
 // Available returns nil when user namespaces can be created and the
 // binary can re-execute itself.
 func (b *Backend) Available(ctx context.Context) error {
@@ -269,7 +278,7 @@ func (b *Backend) plan(p policy.Policy, workdir string) (*plan, error) {
 	// Resource limits.
 	pl.limits = cgroup.Limits{MemoryBytes: p.MemoryLimitMB << 20, CPU: p.CPULimit, Pids: p.MaxPids}
 	asked := p.MemoryLimitMB > 0 || p.CPULimit > 0 || p.MaxPids > 0
-	cgErr := h.cgErr
+	cgHost, cgErr := b.cgroupHost(h)
 	if b.opts.noCgroups {
 		cgErr = fmt.Errorf("cgroups disabled by the backend's configuration")
 	} else if cgErr == nil && !h.root {
@@ -279,7 +288,7 @@ func (b *Backend) plan(p policy.Policy, workdir string) (*plan, error) {
 	case cgErr == nil:
 		pl.useCg = true
 		if asked {
-			e.CgroupVersion = h.cg.Version
+			e.CgroupVersion = cgHost.Version
 			e.MemoryLimitMB, e.CPULimit, e.MaxPids = p.MemoryLimitMB, p.CPULimit, p.MaxPids
 		}
 	case asked:

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/internal/cgroup"
 	"github.com/kavach-go/kavach/internal/procinit"
 )
 
@@ -31,6 +32,9 @@ type Backend struct {
 type options struct {
 	noCgroups bool
 	stateDir  string
+	// cgroupHost, when set, replaces the detected hierarchy (tests use it
+	// to run the v2 path on a hybrid host).
+	cgroupHost *cgroup.Host
 }
 
 // Option configures the backend.

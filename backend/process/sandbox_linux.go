@@ -133,7 +133,8 @@ func (b *Backend) Create(ctx context.Context, spec backend.Spec) (_ backend.Sand
 		s.tmpMount = tmpDir
 	}
 	if pl.useCg {
-		s.cg, err = cgroup.New(h.cg, name+"-"+randHex(4), pl.limits)
+		cgHost, _ := b.cgroupHost(h)
+		s.cg, err = cgroup.New(cgHost, name+"-"+randHex(4), pl.limits)
 		if err != nil {
 			return nil, fmt.Errorf("create process sandbox: %w", err)
 		}

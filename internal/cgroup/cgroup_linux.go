@@ -420,7 +420,8 @@ func (c *Cgroup) Procs() ([]int, error) {
 	return pids, nil
 }
 
-// OOMKills returns how many processes the group's memory limit killed.
+// OOMKills returns how many processes the group's memory limit killed (0
+// for a group without the memory controller).
 func (c *Cgroup) OOMKills() (uint64, error) {
 	if c.deleted.Load() {
 		return 0, ErrDeleted
@@ -430,6 +431,13 @@ func (c *Cgroup) OOMKills() (uint64, error) {
 		file = "memory.oom_control"
 	}
 	data, err := os.ReadFile(filepath.Join(c.dirs[0], file))
+	if errors.Is(err, os.ErrNotExist) {
+		// A group without the memory controller (a v2 hierarchy that
+		// lacks it; the group then has no memory limit) counts nothing.
+		if _, derr := os.Stat(c.dirs[0]); derr == nil {
+			return 0, nil
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("read oom count: %w", err)
 	}
