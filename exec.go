@@ -121,18 +121,33 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 	}
 
 	s.mu.Lock()
+	// A transition waiting for the starts under way goes first.
+	for s.transitions > 0 {
+		s.startsDone.Wait()
+	}
 	if s.state != Running {
 		st := s.state
 		s.mu.Unlock()
 		return nil, nil, fmt.Errorf("exec: %w: sandbox is %s", ErrNotRunning, st)
 	}
-	sb, enforced, sc := s.sb, s.enforced, s.score
-	e := &execution{start: time.Now()}
-	fb := forkBombBase(ctx, sb, s.pids)
-	proc, err := sb.Start(ctx, &backend.Command{
+	sb, enforced, sc, pids := s.sb, s.enforced, s.score, s.pids
+	bcmd := &backend.Command{
 		Args: cmd.Args, Env: s.secretEnv(mergeEnv(s.env(cmd.Env), s.proxyEnv)), Dir: cmd.Dir,
 		Stdin: s.secretStdin(stdin), Stdout: stdout, Stderr: stderr,
-	})
+	}
+	// The backend's Start runs without the lock, so that State and other
+	// Execs do not wait for it; transitions wait until no start is under
+	// way (see Transition), so the backend never sees a Start race a
+	// Pause, Stop or Destroy, and a stop kills what was just started.
+	s.starting++
+	s.mu.Unlock()
+	e := &execution{start: time.Now()}
+	fb := forkBombBase(ctx, sb, pids)
+	proc, err := sb.Start(ctx, bcmd)
+	s.mu.Lock()
+	if s.starting--; s.starting == 0 {
+		s.startsDone.Broadcast()
+	}
 	if err != nil {
 		s.mu.Unlock()
 		return nil, nil, fmt.Errorf("exec %s: %w", cmd.Args[0], err)

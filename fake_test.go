@@ -24,6 +24,11 @@ type hostBackend struct {
 	mu    sync.Mutex
 	calls []string // guarded by mu
 	fail  map[string]error
+
+	// startGate, when set, holds every Start until it is closed; started
+	// receives a value as each Start begins waiting.
+	startGate chan struct{}
+	started   chan struct{}
 }
 
 func newHostBackend(kind backend.Kind) *hostBackend {
@@ -67,6 +72,10 @@ type hostSandbox struct {
 func (s *hostSandbox) Enforced() backend.Enforced { return s.h.plan }
 
 func (s *hostSandbox) Start(ctx context.Context, cmd *backend.Command) (backend.Proc, error) {
+	if s.h.startGate != nil {
+		s.h.started <- struct{}{}
+		<-s.h.startGate
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.destroyed {

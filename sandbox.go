@@ -42,6 +42,12 @@ type Sandbox struct {
 	proxyRelease func()                  // guarded by mu; releases injected headers
 	pids         *guard.PidsReader       // guarded by mu; the backend's pids cgroup, if any
 	destroyed    chan struct{}           // closed by Destroy
+	// starting counts Execs inside the backend's Start, transitions the
+	// Transitions waiting for them to finish; startsDone (on mu) signals
+	// both ways.
+	starting    int // guarded by mu
+	transitions int // guarded by mu
+	startsDone  *sync.Cond
 }
 
 // Create validates cfg and prepares a sandbox in the Created state. It
@@ -80,6 +86,7 @@ func Create(ctx context.Context, cfg Config) (*Sandbox, error) {
 		running:   map[*execution]struct{}{},
 		destroyed: make(chan struct{}),
 	}
+	s.startsDone = sync.NewCond(&s.mu)
 	var store scan.Store
 	if cfg.Quarantine != nil {
 		store = labelledStore{cfg.Quarantine, s.id, cfg.AgentID}
@@ -207,6 +214,13 @@ func (s *Sandbox) Destroy(ctx context.Context) error {
 func (s *Sandbox) Transition(ctx context.Context, to State) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.transitions++
+	for s.starting > 0 {
+		s.startsDone.Wait()
+	}
+	if s.transitions--; s.transitions == 0 {
+		s.startsDone.Broadcast()
+	}
 	from := s.state
 	if !CanTransition(from, to) {
 		return &TransitionError{From: from, To: to}
