@@ -3,6 +3,7 @@ package process_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +47,19 @@ func TestCgroupV2(t *testing.T) {
 		}
 	}
 
+	pattern := filepath.Join(root, cgroup.ParentName, "TestCgroupV2-*")
+	earlier, _ := filepath.Glob(pattern)
 	sb := create(t, b, policy.Basic())
+	var ours []string
+	all, _ := filepath.Glob(pattern)
+	for _, g := range all {
+		if !slices.Contains(earlier, g) {
+			ours = append(ours, g)
+		}
+	}
+	if len(ours) != 1 {
+		t.Fatalf("the sandbox's group: %v (before Create: %v)", all, earlier)
+	}
 	r := run(t, sb, pathEnv, "cat", "/proc/self/cgroup")
 	if r.st.Code != 0 || !strings.Contains("\n"+r.stdout, "\n0::/\n") {
 		t.Fatalf("cgroup inside: %+v", r)
@@ -62,14 +75,9 @@ func TestCgroupV2(t *testing.T) {
 	defer func() { _ = p.Kill(); _, _ = p.Wait() }()
 	lines := func() int { return strings.Count(out.String(), "\n") }
 	waitFor(t, func() bool { return lines() > 3 })
-	groups, _ := filepath.Glob(filepath.Join(root, cgroup.ParentName, "TestCgroupV2-*", "cgroup.procs"))
-	members := 0
-	for _, g := range groups {
-		b, _ := os.ReadFile(g)
-		members += len(strings.Fields(string(b)))
-	}
-	if members < 2 { // the init and the shell, at least
-		t.Errorf("the sandbox's v2 group has %d members (%v)", members, groups)
+	procs, _ := os.ReadFile(filepath.Join(ours[0], "cgroup.procs"))
+	if members := len(strings.Fields(string(procs))); members < 2 { // the init and the shell, at least
+		t.Errorf("the sandbox's v2 group %s has %d members", ours[0], members)
 	}
 	if err := sb.Pause(t.Context()); err != nil {
 		t.Fatal(err)
@@ -89,10 +97,6 @@ func TestCgroupV2(t *testing.T) {
 
 	// Other tests (the oci backend's) make groups beside ours meanwhile:
 	// only ours must go.
-	ours, _ := filepath.Glob(filepath.Join(root, cgroup.ParentName, "TestCgroupV2-*"))
-	if len(ours) != 1 {
-		t.Fatalf("the sandbox's group: %v", ours)
-	}
 	if err := sb.Destroy(t.Context()); err != nil {
 		t.Fatal(err)
 	}
