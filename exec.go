@@ -142,7 +142,7 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 	s.starting++
 	s.mu.Unlock()
 	e := &execution{start: time.Now()}
-	fb := forkBombBase(ctx, sb, pids)
+	fb := forkBombBase(pids)
 	proc, err := sb.Start(ctx, bcmd)
 	s.mu.Lock()
 	if s.starting--; s.starting == 0 {
@@ -214,52 +214,34 @@ func (s *Sandbox) start(ctx context.Context, cmd Command, stdout, stderr io.Writ
 }
 
 // forkBomb is what the fork-bomb guard knows of a command's start: the
-// pids cgroup (a kept-open reader, or else a directory) and its count of
-// refused forks before the command.
+// sandbox's pids counters and their count of refused forks before it.
 type forkBomb struct {
 	r    *guard.PidsReader
-	dir  string
 	base int64
 }
 
-// forkBombBase reads the sandbox's pids cgroup before a command starts:
-// its count of refused forks is the base the command is judged against.
-// r, when set, reads it through descriptors kept open for the sandbox.
-func forkBombBase(ctx context.Context, sb backend.Sandbox, r *guard.PidsReader) forkBomb {
-	if r != nil {
-		if n, err := r.MaxEvents(); err == nil {
-			return forkBomb{r: r, base: n}
-		}
-	}
-	pr, ok := sb.(backend.PidsReporter)
-	if !ok {
+// forkBombBase reads the count of refused forks before a command starts:
+// the base the command is judged against. Without a pids cgroup (r is
+// nil, or unreadable) there is nothing to judge.
+func forkBombBase(r *guard.PidsReader) forkBomb {
+	if r == nil {
 		return forkBomb{}
 	}
-	dir := pr.PidsCgroup()
-	if dir == "" {
-		return forkBomb{}
-	}
-	st, err := guard.ReadPids(ctx, dir)
+	n, err := r.MaxEvents()
 	if err != nil {
 		return forkBomb{}
 	}
-	return forkBomb{dir: dir, base: st.MaxEvents}
+	return forkBomb{r: r, base: n}
 }
 
 // forkBombCheck is the fork-bomb guard after a command: forks the pids
 // limit refused while it ran (the counter's increase since base) are a
 // violation, as is a count still near the limit.
 func (s *Sandbox) forkBombCheck(ctx context.Context, fb forkBomb) []guard.Violation {
-	var st guard.PidsStat
-	var err error
-	switch {
-	case fb.r != nil:
-		st, err = fb.r.Read(context.WithoutCancel(ctx))
-	case fb.dir != "":
-		st, err = guard.ReadPids(context.WithoutCancel(ctx), fb.dir)
-	default:
+	if fb.r == nil {
 		return nil
 	}
+	st, err := fb.r.Read(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil
 	}

@@ -323,8 +323,8 @@ func (s *Sandbox) createLocked(ctx context.Context) error {
 	s.sb = sb
 	if pr, ok := sb.(backend.PidsReporter); ok {
 		if dir := pr.PidsCgroup(); dir != "" {
-			// Kept open for the fork-bomb guard of every command; when it
-			// cannot be opened, the guard reads the files by path.
+			// Kept open for the fork-bomb guard of every command; a group
+			// whose counters cannot be opened has none to judge by.
 			s.pids, _ = guard.OpenPids(dir)
 		}
 	}

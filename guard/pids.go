@@ -3,11 +3,7 @@ package guard
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -33,40 +29,12 @@ func ReadPids(ctx context.Context, dir string) (PidsStat, error) {
 	if err := ctx.Err(); err != nil {
 		return PidsStat{}, fmt.Errorf("read pids %s: %w", dir, err)
 	}
-	st := PidsStat{MaxEvents: -1, Peak: -1}
-	b, err := os.ReadFile(filepath.Join(dir, "pids.current"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return PidsStat{}, fmt.Errorf("read pids %s: no pids.current: %w", dir, ErrNotPidsCgroup)
-	}
+	r, err := OpenPids(dir)
 	if err != nil {
-		return PidsStat{}, fmt.Errorf("read pids %s: %w", dir, err)
+		return PidsStat{}, err
 	}
-	if st.Current, err = parsePidsValue(string(b)); err != nil || st.Current < 0 {
-		return PidsStat{}, fmt.Errorf("read pids %s: pids.current %q: %w", dir, b, ErrParse)
-	}
-	if b, err = os.ReadFile(filepath.Join(dir, "pids.max")); err != nil {
-		return PidsStat{}, fmt.Errorf("read pids %s: %w", dir, err)
-	}
-	if st.Max, err = parsePidsValue(string(b)); err != nil {
-		return PidsStat{}, fmt.Errorf("read pids %s: pids.max: %w", dir, err)
-	}
-	switch b, err = os.ReadFile(filepath.Join(dir, "pids.events")); {
-	case err == nil:
-		if st.MaxEvents, err = ParsePidsEvents(string(b)); err != nil {
-			return PidsStat{}, fmt.Errorf("read pids %s: %w", dir, err)
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return PidsStat{}, fmt.Errorf("read pids %s: %w", dir, err)
-	}
-	switch b, err = os.ReadFile(filepath.Join(dir, "pids.peak")); {
-	case err == nil:
-		if st.Peak, err = parsePidsValue(string(b)); err != nil || st.Peak < 0 {
-			return PidsStat{}, fmt.Errorf("read pids %s: pids.peak %q: %w", dir, b, ErrParse)
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return PidsStat{}, fmt.Errorf("read pids %s: %w", dir, err)
-	}
-	return st, nil
+	defer r.Close()
+	return r.Read(ctx)
 }
 
 // parsePidsValue parses a non-negative decimal, or "max" as -1.
