@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/kavach-go/kavach/credential"
+	"github.com/kavach-go/kavach/scan"
 )
 
 func TestSecretsInjectedAndRedacted(t *testing.T) {
@@ -67,5 +68,35 @@ func TestSecretsMissingSource(t *testing.T) {
 	}
 	if sb.State() != Created {
 		t.Errorf("state %s", sb.State())
+	}
+}
+
+// TestSecretsRedactedWithoutScan: with the output gate off, injected
+// credentials are still taken out of the output, buffered or streamed.
+func TestSecretsRedactedWithoutScan(t *testing.T) {
+	t.Setenv("KAVACH_TEST_TOKEN", "tok-"+"9f8e7d6c5b4a")
+	envIn, err := credential.ParseEnvInjection("API_TOKEN=env:KAVACH_TEST_TOKEN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb, _ := newTestSandbox(t, func(c *Config) {
+		c.Secrets = []credential.Injection{envIn}
+		c.Scan = &scan.GatePolicy{}
+	})
+	moveTo(t, sb, Running)
+	res, err := sb.Exec(t.Context(), Shell(`echo "x $API_TOKEN y"`))
+	if err != nil || string(res.Stdout) != "x [REDACTED:credential] y\n" {
+		t.Errorf("exec: %q, %v", res.Stdout, err)
+	}
+	p, err := sb.Spawn(t.Context(), Shell(`printf 'x %s' "$API_TOKEN"; sleep 0.1; echo " y"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(p.Stdout())
+	if _, err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != "x [REDACTED:credential] y\n" {
+		t.Errorf("streamed %q", b)
 	}
 }

@@ -51,7 +51,10 @@ func (s *Sandbox) Spawn(ctx context.Context, cmd Command) (*Process, error) {
 		stderr:     newStream(s.cfg.MaxOutput),
 	}
 	var stdout, stderr io.Writer = p.stdout, p.stderr
-	if s.cfg.Scan.Enabled {
+	// Injected credentials are redacted by value whether or not the
+	// output is scanned, as Exec does; a value split across writes is
+	// only whole within a line, hence the line gate for both.
+	if s.cfg.Scan.Enabled || len(s.cfg.Secrets) > 0 {
 		p.gates[0] = newLineGate(*s.cfg.Scan, p.stdout, s.cfg.MaxOutput, s.redactSecrets)
 		p.gates[1] = newLineGate(*s.cfg.Scan, p.stderr, s.cfg.MaxOutput, s.redactSecrets)
 		stdout, stderr = p.gates[0], p.gates[1]

@@ -35,7 +35,9 @@ type Spec struct {
 	// Destroy removes.
 	Workdir string
 	// Files are placed inside the sandbox (on a tmpfs, never the host
-	// disk) before any process starts; credential files use this.
+	// disk) before any process starts; credential files use this. The
+	// caller may clear the data once Create has returned: a backend that
+	// needs it later keeps its own copy.
 	Files []File
 	// Prepare, when set, is called for every started command once the
 	// sandbox's namespaces exist and before the command runs, with the pid

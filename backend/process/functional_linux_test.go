@@ -209,11 +209,20 @@ func TestSpecFilesAndMounts(t *testing.T) {
 	p := policy.Strict()
 	p.DataDir = data
 	p.Mounts = []policy.Mount{{Source: ro, Target: "/mnt/in", ReadOnly: true}}
-	sb, err := b.Create(t.Context(), backend.Spec{ID: "files", Policy: p, Files: []backend.File{{Path: "/run/secrets/token", Data: []byte("s3cret"), Mode: 0o400}}})
+	files := []backend.File{{Path: "/run/secrets/token", Data: []byte("s3cret"), Mode: 0o400}}
+	sb, err := b.Create(t.Context(), backend.Spec{ID: "files", Policy: p, Files: files})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sb.Destroy(t.Context())
+	// The caller may clear its copy once Create returns (kavach does, for
+	// credentials); every later init still writes the file.
+	clear(files[0].Data)
+	for range 2 {
+		if r := run(t, sb, pathEnv, "cat", "/run/secrets/token"); r.stdout != "s3cret" {
+			t.Errorf("file after the caller cleared its copy: %q", r.stdout)
+		}
+	}
 	r := run(t, sb, pathEnv, "sh", "-c", "cat /run/secrets/token; echo; stat -c '%a %U' /run/secrets/token; cat /mnt/in/in; echo; echo x > /mnt/in/new || echo ro-denied; echo d > "+data+"/out && echo data-ok")
 	want := "s3cret\n400 sandbox\nhost data\nro-denied\ndata-ok\n"
 	if r.stdout != want {

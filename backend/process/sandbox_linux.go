@@ -1,6 +1,7 @@
 package process
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -191,11 +192,15 @@ func initMounts(ms []policy.Mount) []procinit.Mount {
 	return out
 }
 
-// initFiles converts the spec's files to the init's wire form.
+// initFiles converts the spec's files to the init's wire form. The data
+// is copied: every init (a spare among them, started after Create has
+// returned) writes the files again, while the caller may clear its copy
+// once Create returns (kavach does, for credentials). release clears
+// this one.
 func initFiles(fs []backend.File) []procinit.File {
 	out := make([]procinit.File, 0, len(fs))
 	for _, f := range fs {
-		out = append(out, procinit.File{Path: f.Path, Data: f.Data, Mode: f.Mode})
+		out = append(out, procinit.File{Path: f.Path, Data: bytes.Clone(f.Data), Mode: f.Mode})
 	}
 	return out
 }
@@ -471,6 +476,9 @@ func (s *sandbox) release(ctx context.Context) error {
 	go func() { s.inflight.Wait(); close(done) }()
 	select {
 	case <-done:
+		for _, f := range s.base.Files {
+			clear(f.Data)
+		}
 	case <-time.After(5 * time.Second):
 		errs = append(errs, fmt.Errorf("destroy: sandbox inits did not exit in 5s"))
 	}
