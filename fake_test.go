@@ -29,6 +29,8 @@ type hostBackend struct {
 	// receives a value as each Start begins waiting.
 	startGate chan struct{}
 	started   chan struct{}
+	// ready, when set, holds Ready (backend.Readier) until it is closed.
+	ready chan struct{}
 }
 
 func newHostBackend(kind backend.Kind) *hostBackend {
@@ -70,6 +72,21 @@ type hostSandbox struct {
 }
 
 func (s *hostSandbox) Enforced() backend.Enforced { return s.h.plan }
+
+func (s *hostSandbox) Ready(ctx context.Context) error {
+	s.h.mu.Lock()
+	ready := s.h.ready
+	s.h.mu.Unlock()
+	if ready == nil {
+		return nil
+	}
+	select {
+	case <-ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 func (s *hostSandbox) Start(ctx context.Context, cmd *backend.Command) (backend.Proc, error) {
 	if s.h.startGate != nil {

@@ -145,6 +145,28 @@ func (s *Sandbox) State() State {
 	return s.state
 }
 
+// Ready waits until the sandbox can take a command at full speed: the
+// backend has finished what it prepares ahead for the next one (the
+// process backend keeps an init waiting, started in the background after
+// Start and after each command). It returns at once for backends that
+// prepare nothing; a preparation that failed is not an error (the next
+// command then does that work itself). It fails with ErrNotRunning
+// unless the sandbox is Running, and with ctx's error if ctx ends first.
+func (s *Sandbox) Ready(ctx context.Context) error {
+	s.mu.Lock()
+	st, sb := s.state, s.sb
+	s.mu.Unlock()
+	if st != Running {
+		return fmt.Errorf("ready: %w: sandbox is %s", ErrNotRunning, st)
+	}
+	if r, ok := sb.(backend.Readier); ok {
+		if err := r.Ready(ctx); err != nil {
+			return fmt.Errorf("ready: %w", err)
+		}
+	}
+	return nil
+}
+
 // Enforced returns what the backend really applies. Before Start it is
 // the backend's plan for the policy.
 func (s *Sandbox) Enforced(ctx context.Context) (backend.Enforced, error) {

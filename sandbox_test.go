@@ -373,6 +373,26 @@ func TestConcurrentExec(t *testing.T) {
 	wg.Wait()
 }
 
+func TestReady(t *testing.T) {
+	sb, hb := newTestSandbox(t, nil)
+	if err := sb.Ready(t.Context()); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("Ready before Start: %v", err)
+	}
+	hb.mu.Lock()
+	hb.ready = make(chan struct{})
+	hb.mu.Unlock()
+	moveTo(t, sb, Running)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if err := sb.Ready(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Ready while the backend prepares, ctx ended: %v", err)
+	}
+	close(hb.ready)
+	if err := sb.Ready(t.Context()); err != nil {
+		t.Fatalf("Ready once prepared: %v", err)
+	}
+}
+
 func TestRun(t *testing.T) {
 	hb := newHostBackend(backend.Process)
 	res, err := Run(t.Context(), Config{Backends: []backend.Backend{hb}}, Shell("echo hi"))

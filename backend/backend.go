@@ -115,3 +115,12 @@ type PidsReporter interface {
 	// sandbox has none.
 	PidsCgroup() string
 }
+
+// Readier is implemented by sandboxes that prepare ahead for their next
+// command, as the process backend does with its spare init.
+type Readier interface {
+	// Ready returns once that preparation has finished — successfully or
+	// not: a failed one only means the next Start does the work itself —
+	// or when none is under way. It returns ctx's error if ctx ends first.
+	Ready(ctx context.Context) error
+}

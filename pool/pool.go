@@ -2,7 +2,9 @@
 // without waiting for its creation.
 //
 // A Pool holds up to Size started sandboxes made from one template
-// Config and refills itself in the background. Get hands one out (or,
+// Config, each one Ready for a command (see kavach.Sandbox.Ready: for the
+// process backend, its next init is already waiting), and refills itself
+// in the background. Get hands one out (or,
 // when the pool is empty, creates one while the caller waits); Put takes
 // it back. A sandbox that ran someone's commands may hold their files, so
 // Put destroys it and the pool replaces it with a fresh one: sandboxes
@@ -43,7 +45,7 @@ type Options struct {
 
 // Stats counts what a pool has done.
 type Stats struct {
-	Idle      int   // warm sandboxes waiting
+	Idle      int   // warm sandboxes waiting (started and Ready)
 	Created   int64 // sandboxes created (warm or on demand)
 	Hits      int64 // Gets served from the warm set
 	Misses    int64 // Gets that had to create a sandbox
@@ -99,7 +101,15 @@ func (p *Pool) make(ctx context.Context) (*kavach.Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A sandbox joins the warm set once it is ready for a fast command,
+	// not merely started: the process backend's spare init would
+	// otherwise still be building its root when the sandbox is handed
+	// out, and its first command would wait for it.
 	if err := sb.Start(ctx); err != nil {
+		_ = sb.Destroy(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	if err := sb.Ready(ctx); err != nil {
 		_ = sb.Destroy(context.WithoutCancel(ctx))
 		return nil, err
 	}

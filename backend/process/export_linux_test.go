@@ -42,3 +42,21 @@ func SparePID(sb backend.Sandbox) int {
 // WithCgroupHost makes the backend use hierarchy h instead of the one it
 // detects.
 func WithCgroupHost(h cgroup.Host) Option { return func(o *options) { o.cgroupHost = &h } }
+
+// SpareIdle reports, without waiting, whether sb has a spare init that
+// has reported idle.
+func SpareIdle(sb backend.Sandbox) bool {
+	s := sb.(*sandbox)
+	s.mu.Lock()
+	f := s.next
+	s.mu.Unlock()
+	if f == nil {
+		return false
+	}
+	select {
+	case <-f.done:
+		return f.sp != nil
+	default:
+		return false
+	}
+}

@@ -109,10 +109,12 @@ func statusErr(m *statusMsg) error {
 
 // proc is a started command.
 type proc struct {
-	s       *sandbox
-	cmd     *exec.Cmd
-	status  *os.File
-	exitMsg chan *statusMsg
+	s      *sandbox
+	cmd    *exec.Cmd
+	status *os.File
+	// rd reads status; after "started", only the exit status is left
+	// (read by Wait).
+	rd      *bufio.Reader
 	cleanup func()
 	oomBase uint64
 	// stdin is the write end of a spare's stdin pipe, closed by Wait so
@@ -235,7 +237,7 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 		errR.Close()
 		return nil, fmt.Errorf("start sandbox init: %w", err)
 	}
-	p := &proc{s: s, cmd: cmd, status: stR, exitMsg: make(chan *statusMsg, 1), oomBase: oomBase}
+	p := &proc{s: s, cmd: cmd, status: stR, rd: bufio.NewReader(stR), oomBase: oomBase}
 	stdout, stderr := c.Stdout, c.Stderr
 	if sameWriter(stdout, stderr) {
 		// As exec.Cmd promises: one writer for both streams sees one Write
@@ -275,7 +277,7 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 	if err := writeConfig(cfgW, cfg); err != nil {
 		return nil, ctxErr(fmt.Errorf("send sandbox config: %w", err))
 	}
-	rd := bufio.NewReader(stR)
+	rd := p.rd
 	if cfg.WaitGo {
 		m, err := readMsg(rd)
 		if err != nil {
@@ -300,15 +302,6 @@ func (s *sandbox) spawn(ctx context.Context, c *backend.Command, cfg *initConfig
 	if m.T != "started" {
 		return nil, ctxErr(statusErr(m))
 	}
-	go func() {
-		// The only message left is the exit status; EOF without it means
-		// the init was killed.
-		m, err := readMsg(rd)
-		if err != nil || m.T != "exit" {
-			m = nil
-		}
-		p.exitMsg <- m
-	}()
 	return p, nil
 }
 
@@ -411,7 +404,14 @@ func readMsg(rd *bufio.Reader) (*statusMsg, error) {
 // it. An init that dies without a report is reaped first.
 func (p *proc) Wait() (backend.ExitStatus, error) {
 	p.once.Do(func() {
-		m := <-p.exitMsg
+		// The only message left is the exit status; EOF without it means
+		// the init was killed. Read here rather than by a goroutine of its
+		// own: one wake-up less between the command's exit and Wait's
+		// return.
+		m, err := readMsg(p.rd)
+		if err != nil || m.T != "exit" {
+			m = nil
+		}
 		if m == nil {
 			p.reap()
 			ws, ok := p.cmd.ProcessState.Sys().(syscall.WaitStatus)

@@ -290,7 +290,7 @@ func (s *sandbox) startWarm(ctx context.Context, c *backend.Command) (_ *proc, o
 			sp.inW.Close()
 		}()
 	}
-	p := &proc{s: s, cmd: sp.cmd, status: sp.stR, exitMsg: make(chan *statusMsg, 1), oomBase: oomBase, cleanup: cleanup, stdin: sp.inW}
+	p := &proc{s: s, cmd: sp.cmd, status: sp.stR, rd: sp.rd, oomBase: oomBase, cleanup: cleanup, stdin: sp.inW}
 	stdout, stderr := c.Stdout, c.Stderr
 	if sameWriter(stdout, stderr) {
 		lw := &lockedWriter{w: stdout}
@@ -312,12 +312,22 @@ func (s *sandbox) startWarm(ctx context.Context, c *backend.Command) (_ *proc, o
 		}
 		return nil, true, ctxErr(err)
 	}
-	go func() {
-		m, err := readMsg(sp.rd)
-		if err != nil || m.T != "exit" {
-			m = nil
-		}
-		p.exitMsg <- m
-	}()
 	return p, true, nil
+}
+
+// Ready waits until the sandbox's spare init, if one is being started,
+// is idle or has failed (see backend.Readier).
+func (s *sandbox) Ready(ctx context.Context) error {
+	s.mu.Lock()
+	f := s.next
+	s.mu.Unlock()
+	if f == nil {
+		return nil
+	}
+	select {
+	case <-f.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

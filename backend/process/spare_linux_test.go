@@ -53,6 +53,23 @@ func TestSpareStdin(t *testing.T) {
 	}
 }
 
+// TestReady: a created sandbox starts its spare in the background, and
+// Ready returns once that spare is idle.
+func TestReady(t *testing.T) {
+	b := requireBackend(t)
+	sb := create(t, b, policy.Strict())
+	r, ok := sb.(backend.Readier)
+	if !ok {
+		t.Fatal("the process sandbox is not a backend.Readier")
+	}
+	if err := r.Ready(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if !process.SpareIdle(sb) {
+		t.Fatal("Ready returned before the spare init was idle")
+	}
+}
+
 // TestSpareDiedFallsBack kills the idle spare: the next command runs in a
 // fresh init, without an error.
 func TestSpareDiedFallsBack(t *testing.T) {
