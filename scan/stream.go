@@ -42,22 +42,12 @@ func Stream(ctx context.Context, r io.Reader, s Scanner, emit func(Finding) erro
 		case err != nil:
 			return base + int64(len(buf)), fmt.Errorf("scan stream: %w", err)
 		}
-		// Matches starting at or after until may be cut by the window's
-		// end; the next window, which starts streamOverlap earlier, reports
-		// them.
 		until := len(buf) - streamOverlap
 		if eof {
 			until = len(buf)
 		}
-		for _, f := range s.Scan(buf) {
-			if f.Start < from || f.Start >= until {
-				continue
-			}
-			f.Start += int(base)
-			f.End += int(base)
-			if err := emit(f); err != nil {
-				return base + int64(len(buf)), err
-			}
+		if err := emitWindow(s, buf, base, from, until, emit); err != nil {
+			return base + int64(len(buf)), err
 		}
 		if eof {
 			return base + int64(len(buf)), nil
@@ -70,4 +60,67 @@ func Stream(ctx context.Context, r io.Reader, s Scanner, emit func(Finding) erro
 		from = until - keep
 	}
 	return base + int64(len(buf)), nil
+}
+
+// emitWindow scans the window w, at offset base of the input, and emits
+// the findings that start in [from, until) of it. Matches starting at or
+// after until may be cut by the window's end; the next window, which
+// starts streamOverlap before until, reports them.
+func emitWindow(s Scanner, w []byte, base int64, from, until int, emit func(Finding) error) error {
+	for _, f := range s.Scan(w) {
+		if f.Start < from || f.Start >= until {
+			continue
+		}
+		f.Start += int(base)
+		f.End += int(base)
+		if err := emit(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bytesWindow is the window of StreamBytes. It is larger than Stream's, as
+// it costs no memory of its own: the larger the window, the less of the
+// input the overlap scans twice (0.8% here, 3% for Stream).
+const bytesWindow = 16 << 20
+
+// StreamBytes is Stream over b, which it scans in place: its windows are
+// slices of b, not copies. It reports the findings Stream reports for the
+// same bytes, except where the containment rule meets a window's edge
+// (the windows are larger). After each window, it calls release, when not
+// nil, with the length of the prefix of b that no later window reads, so
+// that a caller that mapped b from a file may drop those pages.
+func StreamBytes(ctx context.Context, b []byte, s Scanner, emit func(Finding) error, release func(n int)) error {
+	return streamBytes(ctx, b, s, emit, release, bytesWindow)
+}
+
+// streamBytes is StreamBytes with windows of size window plus
+// streamOverlap.
+func streamBytes(ctx context.Context, b []byte, s Scanner, emit func(Finding) error, release func(n int), window int) error {
+	from := 0 // findings starting before from were reported already
+	for base := 0; ; base += window {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("scan stream: %w", err)
+		}
+		end := min(len(b), base+window+streamOverlap)
+		until := end - base
+		last := end == len(b)
+		if !last {
+			until -= streamOverlap
+		}
+		if err := emitWindow(s, b[base:end], int64(base), from, until, emit); err != nil {
+			return err
+		}
+		if last {
+			if release != nil {
+				release(len(b))
+			}
+			return nil
+		}
+		if release != nil {
+			release(base + window)
+		}
+		from = until - window
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -62,5 +63,53 @@ func TestScanFileAndText(t *testing.T) {
 	code, _, errs := run(t, "", "scan", filepath.Join(t.TempDir(), "missing"))
 	if code != 125 || !strings.HasPrefix(errs, "kavach: read input:") {
 		t.Fatalf("missing file: exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestScanFileMatchesStdin checks that a regular file, which is mapped and
+// scanned in place, reports what the same bytes on stdin (streamed through
+// copied windows) report, on an input of several windows with findings
+// in each; and that a FIFO, which cannot be mapped, is
+// streamed.
+func TestScanFileMatchesStdin(t *testing.T) {
+	var b strings.Builder
+	for b.Len() < 9<<20 {
+		b.WriteString("build ok, 12 tests passed in 0.3s; mail bob@corp.io\n")
+		if b.Len()%(1<<20) < 60 {
+			b.WriteString("ssn 123-45-" + "6789\n")
+		}
+	}
+	in := b.String()
+	p := filepath.Join(t.TempDir(), "out.txt")
+	if err := os.WriteFile(p, []byte(in), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	codeIn, outIn, errIn := run(t, in, "scan", "--json", "-")
+	codeF, outF, errF := run(t, "", "scan", "--json", p)
+	if codeIn != 3 || codeF != 3 || errIn != "" || errF != "" {
+		t.Fatalf("exit stdin %d file %d; stderr %q %q", codeIn, codeF, errIn, errF)
+	}
+	if outIn != outF {
+		t.Fatalf("file and stdin reports differ (%d and %d bytes)", len(outF), len(outIn))
+	}
+	if n := strings.Count(outF, `"rule": "us-ssn"`); n < 9 {
+		t.Fatalf("%d SSN findings, want one per MiB", n)
+	}
+
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip("mkfifo:", err)
+	}
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		f.WriteString(in)
+	}()
+	codeP, outP, errP := run(t, "", "scan", "--json", fifo)
+	if codeP != 3 || outP != outIn {
+		t.Fatalf("fifo: exit %d, stderr %q, report same as stdin: %v", codeP, errP, outP == outIn)
 	}
 }
