@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 )
 
@@ -33,12 +34,18 @@ import (
 // character, a non-ASCII byte, or a byte none of its rules accepts there)
 // is not found; one that ends the input is checked on its own.
 type literals struct {
-	pats  [][]byte                   // lower-case keywords
-	bm4   [1 << quadBits / 64]uint64 // the 3-gram hash bitmap
-	idx4  []uint32                   // idx4[k]..idx4[k+1] is the range of flat4 on hash k
-	flat4 []anchor
-	rare  map[byte][]anchor // short keywords by their rare byte
-	short []int             // keywords shorter than four bytes
+	pats [][]byte                   // lower-case keywords
+	bm4  [1 << quadBits / 64]uint64 // the 3-gram hash bitmap
+	// rank4[w] counts the bits set in bm4[:w], so that the bits set
+	// number the hashes of the index densely; by4[r]..by4[r+1] is the
+	// range of anchors4 on the hash whose bit is the r-th set. These
+	// tables (a few KiB) stay in L1 next to the bitmap, where an index
+	// by hash (2¹⁷ entries) would not.
+	rank4    [1 << quadBits / 64]uint16
+	by4      []uint16
+	anchors4 []anchor
+	rare     map[byte][]anchor // short keywords by their rare byte
+	short    []int             // keywords shorter than four bytes
 	// follows are the bytes that may follow each keyword (nil: any).
 	follows []func(c byte) bool
 }
@@ -60,18 +67,21 @@ const rareBytes = "$\\~`"
 // so that one load, OR and AND compare them in b whatever their case: mask
 // has 0xff for each byte of v and 0xdf for each letter (whose bit 0x20 is
 // the case), and head has the letters in upper case. A byte c of b with
-// c&0xdf == 'A'..'Z' is exactly 'a'..'z' or 'A'..'Z'.
+// c&0xdf == 'A'..'Z' is exactly 'a'..'z' or 'A'..'Z'. Bytes of v past the
+// eighth are those of the keyword (only a keyword of three bytes is
+// extended), which check compares from pats. The anchor is kept small (32
+// bytes) as check reads one for every candidate.
 type anchor struct {
-	pat  int
-	off  int
-	v    []byte
 	head uint64
 	mask uint64
+	pat  int32
+	off  int32 // of the anchor in v
+	n    int32 // len(v)
 }
 
 // newAnchor fills in head and mask.
 func newAnchor(pat, off int, v []byte) anchor {
-	a := anchor{pat: pat, off: off, v: v}
+	a := anchor{pat: int32(pat), off: int32(off), n: int32(len(v))}
 	for j, c := range v[:min(8, len(v))] {
 		m := uint64(0xff)
 		if c >= 'a' && c <= 'z' {
@@ -220,20 +230,30 @@ func newLiterals(keywords []string, follows []func(c byte) bool) *literals {
 		keys = append(keys, k)
 		n += len(as)
 	}
-	slices.Sort(keys)
-	l.flat4 = make([]anchor, 0, n)
-	l.idx4 = make([]uint32, 1<<quadBits+1)
-	next := 0
-	for _, k := range keys {
-		for ; next <= int(k); next++ {
-			l.idx4[next] = uint32(len(l.flat4))
-		}
-		l.flat4 = append(l.flat4, by3[k]...)
+	if n >= 1<<16 {
+		panic("scan: too many keyword anchors")
 	}
-	for ; next <= 1<<quadBits; next++ {
-		l.idx4[next] = uint32(len(l.flat4))
+	slices.Sort(keys)
+	l.anchors4 = make([]anchor, 0, n)
+	l.by4 = make([]uint16, 0, len(keys)+1)
+	for _, k := range keys {
+		l.by4 = append(l.by4, uint16(len(l.anchors4)))
+		l.anchors4 = append(l.anchors4, by3[k]...)
+	}
+	l.by4 = append(l.by4, uint16(len(l.anchors4)))
+	r := 0
+	for w, x := range l.bm4 {
+		l.rank4[w] = uint16(r)
+		r += bits.OnesCount64(x)
 	}
 	return l
+}
+
+// at4 returns the anchors on 3-gram hash q, whose bit in bm4 is set.
+func (l *literals) at4(q uint32) []anchor {
+	w := q >> 6
+	r := int(l.rank4[w]) + bits.OnesCount64(l.bm4[w]&(1<<(q&63)-1))
+	return l.anchors4[l.by4[r]:l.by4[r+1]]
 }
 
 // hit is one keyword occurrence at [start, start+len(pattern)).
@@ -261,13 +281,13 @@ func (l *literals) find(b []byte, hits []hit) []hit {
 		i += 8 * n
 		for _, c := range cand[:k] {
 			p, q := int(c>>quadBits), uint32(c&(1<<quadBits-1))
-			hits = l.check(b, p, l.flat4[l.idx4[q]:l.idx4[q+1]], hits)
+			hits = l.check(b, p, l.at4(q), hits)
 		}
 	}
 	for ; i+3 <= len(b); i += 2 {
 		q := triKey(b[i:])
 		if bm[q>>6]&(1<<(q&63)) != 0 {
-			hits = l.check(b, i, l.flat4[l.idx4[q]:l.idx4[q+1]], hits)
+			hits = l.check(b, i, l.at4(q), hits)
 		}
 	}
 	// A three-byte keyword that ends the input at an odd position has no
@@ -311,20 +331,31 @@ func (l *literals) testBlocksGeneric(b []byte, n int, cand []uint64, at int) int
 // check appends the keywords of as that occur around position i.
 func (l *literals) check(b []byte, i int, as []anchor, hits []hit) []hit {
 	for _, a := range as {
-		s := i - a.off
-		if s < 0 || s+len(a.v) > len(b) {
+		s := i - int(a.off)
+		if s < 0 || s+int(a.n) > len(b) {
 			continue
 		}
 		if s+8 <= len(b) {
-			if binary.LittleEndian.Uint64(b[s:])&a.mask != a.head || len(a.v) > 8 && !equalFold(b[s+8:s+len(a.v)], a.v[8:]) {
+			if binary.LittleEndian.Uint64(b[s:])&a.mask != a.head || a.n > 8 && !equalFold(b[s+8:s+int(a.n)], l.pats[a.pat][8:]) {
 				continue
 			}
-		} else if !equalFold(b[s:s+len(a.v)], a.v) {
+		} else if !a.headAt(b[s : s+int(a.n)]) {
 			continue
 		}
-		hits = append(hits, hit{pat: a.pat, start: s})
+		hits = append(hits, hit{pat: int(a.pat), start: s})
 	}
 	return hits
+}
+
+// headAt reports whether b, shorter than eight bytes, is the start of
+// the anchor's spelling, ignoring case as head and mask do.
+func (a *anchor) headAt(b []byte) bool {
+	for j, c := range b {
+		if uint64(c)&(a.mask>>(8*j)&0xff) != a.head>>(8*j)&0xff {
+			return false
+		}
+	}
+	return true
 }
 
 // equalFold reports whether b equals the lower-case pattern p, ignoring
