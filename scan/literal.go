@@ -44,8 +44,11 @@ type literals struct {
 	rank4    [1 << quadBits / 64]uint16
 	by4      []uint16
 	anchors4 []anchor
-	rare     map[byte][]anchor // short keywords by their rare byte
-	short    []int             // keywords shorter than four bytes
+	// first4[r] is anchors4[by4[r]], the first anchor on the r-th hash,
+	// one dependent load closer to the bitmap for find.
+	first4 []anchor
+	rare   map[byte][]anchor // short keywords by their rare byte
+	short  []int             // keywords shorter than four bytes
 	// follows are the bytes that may follow each keyword (nil: any).
 	follows []func(c byte) bool
 }
@@ -77,6 +80,9 @@ type anchor struct {
 	pat  int32
 	off  int32 // of the anchor in v
 	n    int32 // len(v)
+	// more is, in the first anchor on a hash, how many others follow it
+	// (see literals.find).
+	more int32
 }
 
 // newAnchor fills in head and mask.
@@ -238,9 +244,14 @@ func newLiterals(keywords []string, follows []func(c byte) bool) *literals {
 	l.by4 = make([]uint16, 0, len(keys)+1)
 	for _, k := range keys {
 		l.by4 = append(l.by4, uint16(len(l.anchors4)))
-		l.anchors4 = append(l.anchors4, by3[k]...)
+		as := by3[k]
+		as[0].more = int32(len(as) - 1)
+		l.anchors4 = append(l.anchors4, as...)
 	}
 	l.by4 = append(l.by4, uint16(len(l.anchors4)))
+	for _, j := range l.by4[:len(keys)] {
+		l.first4 = append(l.first4, l.anchors4[j])
+	}
 	r := 0
 	for w, x := range l.bm4 {
 		l.rank4[w] = uint16(r)
@@ -274,6 +285,47 @@ func (l *literals) find(b []byte, hits []hit) []hit {
 	// results, taken for one block in four in text, would be mispredicted
 	// each time; the few positions written are looked at closer
 	// afterwards, a chunk at a time.
+	if hasMasks {
+		// testMasks tests the 3-grams at the 64 even positions of 128
+		// bytes into one word; the bits set, few in text, are looked at
+		// one by one.
+		var masks [findChunk / 16]uint64
+		for i+130 <= len(b) {
+			n := min(len(masks), (len(b)-2-i)/128)
+			l.testMasks(b[i:], n, masks[:n])
+			total := 0
+			for _, m := range masks[:n] {
+				total += bits.OnesCount64(m)
+			}
+			hits = slices.Grow(hits, total)
+			for k, m := range masks[:n] {
+				for ; m != 0; m &= m - 1 {
+					p := i + 128*k + 2*bits.TrailingZeros64(m)
+					// check, inlined for the usual case: one keyword
+					// of at most eight bytes on the hash, fully inside
+					// b. The hit is appended whatever the compare says
+					// and dropped when it fails (see check).
+					q := triKey(b[p:])
+					w := q >> 6
+					r := int(l.rank4[w]) + bits.OnesCount64(l.bm4[w]&(1<<(q&63)-1))
+					a := &l.first4[r]
+					s := p - int(a.off)
+					if a.more != 0 || a.n > 8 || s < 0 || s+8 > len(b) {
+						j := int(l.by4[r])
+						hits = l.check(b, p, l.anchors4[j:j+1+int(a.more)], hits)
+						continue
+					}
+					drop := 1
+					if binary.LittleEndian.Uint64(b[s:])&a.mask == a.head {
+						drop = 0
+					}
+					hits = append(hits, hit{pat: int(a.pat), start: s})
+					hits = hits[:len(hits)-drop]
+				}
+			}
+			i += 128 * n
+		}
+	}
 	var cand [4 * findChunk]uint64
 	for i+10 <= len(b) {
 		n := min(findChunk, (len(b)-10-i)/8+1)
@@ -328,23 +380,49 @@ func (l *literals) testBlocksGeneric(b []byte, n int, cand []uint64, at int) int
 	return k
 }
 
-// check appends the keywords of as that occur around position i.
-func (l *literals) check(b []byte, i int, as []anchor, hits []hit) []hit {
-	for _, a := range as {
-		s := i - int(a.off)
-		if s < 0 || s+int(a.n) > len(b) {
-			continue
+// testMasksGeneric is testMasks in Go, the reference of the assembly.
+func (l *literals) testMasksGeneric(b []byte, n int, masks []uint64) {
+	for k := range n {
+		var m uint64
+		for j := range 64 {
+			q := triKey(b[128*k+2*j:])
+			m |= (l.bm4[q>>6] >> (q & 63) & 1) << j
 		}
-		if s+8 <= len(b) {
-			if binary.LittleEndian.Uint64(b[s:])&a.mask != a.head || a.n > 8 && !equalFold(b[s+8:s+int(a.n)], l.pats[a.pat][8:]) {
-				continue
-			}
-		} else if !a.headAt(b[s : s+int(a.n)]) {
-			continue
-		}
-		hits = append(hits, hit{pat: int(a.pat), start: s})
+		masks[k] = m
 	}
-	return hits
+}
+
+// check appends the keywords of as that occur around position i.
+//
+// It is the inner loop of find, run for every candidate, and written so
+// that its compare does not branch: the hit is written whatever the
+// result and kept only when the keyword is there, because in text a
+// candidate is a keyword one time in four or five, which no predictor
+// guesses.
+func (l *literals) check(b []byte, i int, as []anchor, hits []hit) []hit {
+	hits = slices.Grow(hits, len(as))
+	n := len(hits)
+	out := hits[:n+len(as)]
+	for j := range as {
+		a := &as[j]
+		s := i - int(a.off)
+		if s < 0 || s+8 > len(b) {
+			if s >= 0 && s+int(a.n) <= len(b) && a.headAt(b[s:s+int(a.n)]) {
+				out[n] = hit{pat: int(a.pat), start: s}
+				n++
+			}
+			continue
+		}
+		eq := binary.LittleEndian.Uint64(b[s:])&a.mask == a.head
+		if eq && a.n > 8 && (s+int(a.n) > len(b) || !equalFold(b[s+8:s+int(a.n)], l.pats[a.pat][8:])) {
+			eq = false
+		}
+		out[n] = hit{pat: int(a.pat), start: s}
+		if eq {
+			n++
+		}
+	}
+	return out[:n]
 }
 
 // headAt reports whether b, shorter than eight bytes, is the start of

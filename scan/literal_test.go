@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -117,5 +118,53 @@ func TestTestBlocks(t *testing.T) {
 		if kg != kw || !slices.Equal(got[:kg], want[:kw]) {
 			t.Fatalf("%q: testBlocks = %x, want %x", b, got[:kg], want[:kw])
 		}
+	}
+}
+
+// TestTestMasks compares the mask loop of find (AVX2 assembly on amd64
+// when the CPU has it) with its Go form on random text and on the
+// generated clean text, and checks the Go form against the bitmap one
+// position at a time.
+func TestTestMasks(t *testing.T) {
+	l := allEngine().lits
+	r := rand.New(rand.NewPCG(10, 10))
+	inputs := [][]byte{scancorpus.Clean(1<<14, 4)}
+	for range 200 {
+		b := make([]byte, 130+r.IntN(1200))
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+			if r.IntN(2) == 0 {
+				b[i] = "passwordTOKENsecretmountdata ../akia"[r.IntN(36)]
+			}
+		}
+		inputs = append(inputs, b)
+	}
+	for _, b := range inputs {
+		n := (len(b) - 2) / 128
+		want := make([]uint64, n)
+		l.testMasksGeneric(b, n, want)
+		for k := range n {
+			for j := range 64 {
+				q := triKey(b[128*k+2*j:])
+				if set := l.bm4[q>>6]>>(q&63)&1 == 1; set != (want[k]>>j&1 == 1) {
+					t.Fatalf("testMasksGeneric: word %d bit %d is %v", k, j, !set)
+				}
+			}
+		}
+		got := make([]uint64, n)
+		l.testMasks(b, n, got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("%q: testMasks = %x, want %x", b, got, want)
+		}
+	}
+}
+
+// TestFindPaths runs the naive comparison with the mask loop and without
+// it, so that the block loop, used where AVX2 is missing, stays tested.
+func TestFindPaths(t *testing.T) {
+	defer func(h bool) { hasMasks = h }(hasMasks)
+	for _, h := range []bool{false, hasMasks} {
+		hasMasks = h
+		t.Run(fmt.Sprint("masks=", h), TestLiteralsMatchNaive)
 	}
 }
