@@ -182,6 +182,14 @@ func initMain() {
 	if err != nil {
 		fail(err)
 	}
+	// The command has its own copies of stdio; with the init's closed
+	// now, the parent sees its output end the moment the command (and
+	// whatever it left holding them) is gone, while this process is
+	// still being woken to reap it: the parent is awake when the status
+	// comes, instead of being woken by it.
+	for fd := range 3 {
+		unix.Close(fd)
+	}
 	<-notified
 	send(Status{T: "started"})
 	go func() {
@@ -190,11 +198,6 @@ func initMain() {
 		}
 	}()
 	code, sig := reap(pid)
-	// Closing stdio first gives the parent its output EOF before the
-	// status, so that it need not wait for this process's exit.
-	for fd := range 3 {
-		unix.Close(fd)
-	}
 	send(Status{T: "exit", Code: code, Sig: sig})
 	exit(0)
 }
