@@ -69,45 +69,72 @@ func classifyGeneric(b []byte, out []classWords) {
 // them, are touched once by both (RATIONALE: "Why is the clean-text path
 // fused?").
 func classPass(b []byte, entropy, data bool, emit func(Finding)) {
-	var dataOut []Finding
-	emitData := func(f Finding) { dataOut = append(dataOut, f) }
+	var c classScan
+	c.start(b, entropy, data, emit)
+	c.step(b, len(b))
+	c.finish(b)
+}
+
+// classScan is classPass a range at a time, so that the engine can run it
+// right after the keyword prefilter on the same bytes while they are in
+// cache: start, then step for ranges in order, then finish.
+type classScan struct {
+	entropy, data bool
+	emit          func(Finding)
+	dataOut       []Finding // data findings, emitted after the entropy ones
+	lastEnd       int       // entropy: tokens ending at or before lastEnd were looked at
+	run           int       // entropy: length of the token run ending at the current block
+	next          int       // data: events before next lie inside a match or a run already looked at
+	carry         uint64    // data: see dataEventMask
+	word          int       // the 64-byte words before word were classified
+	cw            [classChunk]classWords
+}
+
+// start begins a scan of b.
+func (c *classScan) start(b []byte, entropy, data bool, emit func(Finding)) {
+	*c = classScan{entropy: entropy, data: data, emit: emit}
 	if data {
-		emails(b, emitData)
+		emails(b, c.emitData)
 	}
-	var (
-		cw       [classChunk]classWords
-		lastEnd  int    // entropy: tokens ending at or before lastEnd were looked at
-		run      int    // entropy: length of the token run ending at the current block
-		next     int    // data: events before next lie inside a match or a run already looked at
-		carry    uint64 // data: see dataEventMask
-		nWords   = len(b) / 64
-		wordBase int
-	)
-	for wordBase < nWords {
-		m := min(classChunk, nWords-wordBase)
-		classify(b[64*wordBase:64*(wordBase+m)], cw[:m])
-		for k := range cw[:m] {
-			w := &cw[k]
-			i := 64 * (wordBase + k)
-			if entropy {
-				lastEnd, run = entropyWord(b, i, w.token, lastEnd, run, emit)
+}
+
+func (c *classScan) emitData(f Finding) { c.dataOut = append(c.dataOut, f) }
+
+// step classifies the whole 64-byte words of b that end at or before hi
+// and were not yet classified, and looks at their events.
+func (c *classScan) step(b []byte, hi int) {
+	nWords := min(hi, len(b)) / 64
+	for c.word < nWords {
+		m := min(classChunk, nWords-c.word)
+		classify(b[64*c.word:64*(c.word+m)], c.cw[:m])
+		for k := range c.cw[:m] {
+			w := &c.cw[k]
+			i := 64 * (c.word + k)
+			if c.entropy {
+				c.lastEnd, c.run = entropyWord(b, i, w.token, c.lastEnd, c.run, c.emit)
 			}
-			if data {
+			if c.data {
 				var ev uint64
-				ev, carry = dataEventMask(w, carry)
+				ev, c.carry = dataEventMask(w, c.carry)
 				for ; ev != 0; ev &= ev - 1 {
-					if p := i + bits.TrailingZeros64(ev); p >= next {
-						next = dataEventsAt(b, p, emitData)
+					if p := i + bits.TrailingZeros64(ev); p >= c.next {
+						c.next = dataEventsAt(b, p, c.emitData)
 					}
 				}
 			}
 		}
-		wordBase += m
+		c.word += m
 	}
-	tail := 64 * nWords
-	if entropy {
+}
+
+// finish looks at the bytes after the last whole word and emits the data
+// findings.
+func (c *classScan) finish(b []byte) {
+	c.step(b, len(b))
+	tail := 64 * c.word
+	if c.entropy {
 		// The tail, and the run that reaches into it, one run at a time.
-		for p := max(tail-run, lastEnd); p < len(b); {
+		for p := max(tail-c.run, c.lastEnd); p < len(b); {
 			if classes[b[p]]&clsToken == 0 {
 				p++
 				continue
@@ -117,22 +144,23 @@ func classPass(b []byte, entropy, data bool, emit func(Finding)) {
 				e++
 			}
 			if e-p >= entropyMinLen && highEntropy(b[p:e]) {
-				emit(entropyFinding(p, e))
+				c.emit(entropyFinding(p, e))
 			}
 			p = e
 		}
 	}
-	if data {
+	if c.data {
 		// The tail one byte at a time, every ':' and the first digit of
 		// every run: dataEvent turns down the others as well.
+		next := c.next
 		for i := max(tail, next); i < len(b); i++ {
-			c := b[i]
-			if i >= next && (c == ':' || isDigit(c) && !(i > 0 && isDigit(b[i-1]))) {
-				next = dataEventsAt(b, i, emitData)
+			ch := b[i]
+			if i >= next && (ch == ':' || isDigit(ch) && !(i > 0 && isDigit(b[i-1]))) {
+				next = dataEventsAt(b, i, c.emitData)
 			}
 		}
-		for _, f := range dataOut {
-			emit(f)
+		for _, f := range c.dataOut {
+			c.emit(f)
 		}
 	}
 }

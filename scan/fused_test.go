@@ -175,3 +175,22 @@ func TestEntropyDataPassMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestClassScanSteps checks that classPass run a range at a time, as the
+// engine runs it between keyword blocks, emits what one run emits.
+func TestClassScanSteps(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 12))
+	for i, in := range fusedInputs(13, 3000) {
+		want := collect(entropyDataPass, in)
+		var got []Finding
+		var c classScan
+		c.start(in, true, true, func(f Finding) { got = append(got, f) })
+		for hi := 0; hi < len(in); hi += r.IntN(200) {
+			c.step(in, hi)
+		}
+		c.finish(in)
+		if !slices.Equal(got, want) {
+			t.Fatalf("input %d %q:\n got  %v\n want %v", i, in, got, want)
+		}
+	}
+}

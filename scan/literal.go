@@ -276,9 +276,19 @@ type hit struct {
 // find appends every keyword occurrence in b to hits. The hits are not
 // ordered: rules look at each on its own, and the engine orders the
 // findings, which are far fewer.
-func (l *literals) find(b []byte, hits []hit) []hit {
+func (l *literals) find(b []byte, hits []hit) []hit { return l.findRange(b, 0, len(b), hits) }
+
+// findRange appends the keyword occurrences that find reports in b at the
+// positions in [lo, hi) of their anchors, where lo is even: ranges that
+// cover b find every occurrence once. A keyword may start before lo or
+// end after hi; the rare-byte keywords are found from their rare byte,
+// the three-byte ones that end b in the range that ends at len(b).
+func (l *literals) findRange(b []byte, lo, hi int, hits []hit) []hit {
 	bm := &l.bm4
-	i := 0
+	i := lo
+	// Positions tested in the loops below are before end; each reads
+	// the two bytes after its position.
+	end := min(hi, len(b)-2)
 	// testBlocks tests the 3-grams at the four even positions of eight
 	// bytes and writes each position and hash to cand whatever the test
 	// says, advancing in cand only when the bit is set. A branch on the
@@ -290,8 +300,8 @@ func (l *literals) find(b []byte, hits []hit) []hit {
 		// bytes into one word; the bits set, few in text, are looked at
 		// one by one.
 		var masks [findChunk / 16]uint64
-		for i+130 <= len(b) {
-			n := min(len(masks), (len(b)-2-i)/128)
+		for i+128 <= end {
+			n := min(len(masks), (end-i)/128)
 			l.testMasks(b[i:], n, masks[:n])
 			total := 0
 			for _, m := range masks[:n] {
@@ -327,8 +337,8 @@ func (l *literals) find(b []byte, hits []hit) []hit {
 		}
 	}
 	var cand [4 * findChunk]uint64
-	for i+10 <= len(b) {
-		n := min(findChunk, (len(b)-10-i)/8+1)
+	for i+8 <= end {
+		n := min(findChunk, (end-i)/8)
 		k := l.testBlocks(b[i:], n, cand[:], i)
 		i += 8 * n
 		for _, c := range cand[:k] {
@@ -336,7 +346,7 @@ func (l *literals) find(b []byte, hits []hit) []hit {
 			hits = l.check(b, p, l.at4(q), hits)
 		}
 	}
-	for ; i+3 <= len(b); i += 2 {
+	for ; i < end; i += 2 {
 		q := triKey(b[i:])
 		if bm[q>>6]&(1<<(q&63)) != 0 {
 			hits = l.check(b, i, l.at4(q), hits)
@@ -345,14 +355,17 @@ func (l *literals) find(b []byte, hits []hit) []hit {
 	// A three-byte keyword that ends the input at an odd position has no
 	// byte after it to be found by.
 	for _, pi := range l.short {
+		if hi < len(b) {
+			break
+		}
 		p := l.pats[pi]
 		if s := len(b) - len(p); s >= 0 && s%2 == 1 && equalFold(b[s:], p) {
 			hits = append(hits, hit{pat: pi, start: s})
 		}
 	}
 	for c, as := range l.rare {
-		for off := 0; ; {
-			j := bytes.IndexByte(b[off:], c)
+		for off := lo; ; {
+			j := bytes.IndexByte(b[off:hi], c)
 			if j < 0 {
 				break
 			}

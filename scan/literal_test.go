@@ -168,3 +168,26 @@ func TestFindPaths(t *testing.T) {
 		t.Run(fmt.Sprint("masks=", h), TestLiteralsMatchNaive)
 	}
 }
+
+// TestFindRanges checks that findRange over ranges that cover the input,
+// as the engine calls it a block at a time, finds what find finds.
+func TestFindRanges(t *testing.T) {
+	l := allEngine().lits
+	r := rand.New(rand.NewPCG(11, 11))
+	in, _ := scancorpus.Mixed(1<<16, 512, 3)
+	in = append(in, "rm -rf $HOME `id` ~/.ssh \\x41 ../../etc pwd"...)
+	want := l.find(in, nil)
+	sortHits(want)
+	for range 50 {
+		var got []hit
+		for lo := 0; lo < len(in); {
+			hi := min(len(in), lo+2*r.IntN(3000))
+			got = l.findRange(in, lo, hi, got)
+			lo = hi
+		}
+		sortHits(got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("findRange found %d hits, find %d", len(got), len(want))
+		}
+	}
+}

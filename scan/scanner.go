@@ -3,6 +3,7 @@ package scan
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"sync"
 )
 
@@ -38,17 +39,19 @@ type rule struct {
 // pass is a detector that does not hang off keywords (entropy, digits).
 type pass func(b []byte, emit func(Finding))
 
-// engine runs keyword rules behind one literal prefilter plus extra passes.
+// engine runs keyword rules behind one literal prefilter plus the
+// entropy detector and the personal-data detectors without keywords
+// (classPass) when asked.
 type engine struct {
-	name   string
-	rules  []*rule
-	lits   *literals
-	byPat  [][]int // keyword index → rule indexes
-	passes []pass
+	name          string
+	rules         []*rule
+	lits          *literals
+	byPat         [][]int // keyword index → rule indexes
+	entropy, data bool
 }
 
-func newEngine(name string, rules []*rule, passes ...pass) *engine {
-	e := &engine{name: name, rules: rules, passes: passes}
+func newEngine(name string, rules []*rule, entropy, data bool) *engine {
+	e := &engine{name: name, rules: rules, entropy: entropy, data: data}
 	idx := map[string]int{}
 	var kws []string
 	for ri, r := range rules {
@@ -88,40 +91,63 @@ func newEngine(name string, rules []*rule, passes ...pass) *engine {
 // Name implements Scanner.
 func (e *engine) Name() string { return e.name }
 
+// scanBlock is how much of the input Scan gives the keyword prefilter,
+// the rules and classPass in turn: small enough that the three find its
+// bytes in the core's cache (L2), where over the whole input each pass
+// would read it from memory again.
+const scanBlock = 128 << 10
+
 // Scan implements Scanner.
 func (e *engine) Scan(b []byte) []Finding {
 	var out []Finding
 	hp := hitPool.Get().(*[]hit)
 	defer func() { *hp = (*hp)[:0]; hitPool.Put(hp) }()
-	hits := e.lits.find(b, (*hp)[:0])
-	*hp = hits
-	for _, h := range hits {
-		ke := h.start + len(e.lits.pats[h.pat])
-		for _, ri := range e.byPat[h.pat] {
-			r := e.rules[ri]
-			s, end, ok := r.match(b, h.start, ke)
-			if !ok || s < 0 || end > len(b) || s >= end {
-				continue
-			}
-			out = append(out, Finding{
-				Scanner:  r.scanner,
-				RuleID:   r.id,
-				Category: r.category,
-				Severity: r.severity,
-				Message:  r.message,
-				Start:    s,
-				End:      end,
-				Evidence: evidence(b[s:end]),
-			})
-		}
-	}
-	for _, p := range e.passes {
-		p(b, func(f Finding) {
+	var cs *classScan
+	if e.entropy || e.data {
+		cs = new(classScan)
+		cs.start(b, e.entropy, e.data, func(f Finding) {
 			f.Evidence = evidence(b[f.Start:f.End])
 			out = append(out, f)
 		})
 	}
+	for lo := 0; lo < len(b) || lo == 0; lo += scanBlock {
+		hi := min(len(b), lo+scanBlock)
+		hits := e.lits.findRange(b, lo, hi, (*hp)[:0])
+		*hp = hits
+		for _, h := range hits {
+			out = e.match(b, h, out)
+		}
+		if cs != nil {
+			cs.step(b, hi)
+		}
+	}
+	if cs != nil {
+		cs.finish(b)
+	}
 	return normalize(b, out)
+}
+
+// match appends the findings of the rules of the keyword hit h.
+func (e *engine) match(b []byte, h hit, out []Finding) []Finding {
+	ke := h.start + len(e.lits.pats[h.pat])
+	for _, ri := range e.byPat[h.pat] {
+		r := e.rules[ri]
+		s, end, ok := r.match(b, h.start, ke)
+		if !ok || s < 0 || end > len(b) || s >= end {
+			continue
+		}
+		out = append(out, Finding{
+			Scanner:  r.scanner,
+			RuleID:   r.id,
+			Category: r.category,
+			Severity: r.severity,
+			Message:  r.message,
+			Start:    s,
+			End:      end,
+			Evidence: evidence(b[s:end]),
+		})
+	}
+	return out
 }
 
 // hitPool recycles the keyword hit slices of Scan, which grow with the
@@ -146,7 +172,15 @@ func normalize(b []byte, fs []Finding) []Finding {
 		if x.End != y.End {
 			return y.End - x.End
 		}
-		return int(y.Severity) - int(x.Severity)
+		if x.Severity != y.Severity {
+			return int(y.Severity) - int(x.Severity)
+		}
+		// Ties are ordered too, so that which of two findings of one span
+		// is kept does not depend on the order in which they were found.
+		if c := strings.Compare(x.Scanner, y.Scanner); c != 0 {
+			return c
+		}
+		return strings.Compare(x.RuleID, y.RuleID)
 	})
 	var patterns [][2]int // spans of non-fallback secrets findings, by start
 	for _, f := range fs {
@@ -240,10 +274,10 @@ func All() Scanner { return allEngine() }
 // compiles every rule (about 25 ms and 5 MB), which every program that
 // links kavach would otherwise pay at start, including each sandbox init.
 var (
-	secretsEngine = sync.OnceValue(func() *engine { return newEngine("secrets", secretRules(), entropyPass) })
-	codeEngine    = sync.OnceValue(func() *engine { return newEngine("code", codeRules()) })
-	dataEngine    = sync.OnceValue(func() *engine { return newEngine("data", dataRules(), dataPass) })
+	secretsEngine = sync.OnceValue(func() *engine { return newEngine("secrets", secretRules(), true, false) })
+	codeEngine    = sync.OnceValue(func() *engine { return newEngine("code", codeRules(), false, false) })
+	dataEngine    = sync.OnceValue(func() *engine { return newEngine("data", dataRules(), false, true) })
 	allEngine     = sync.OnceValue(func() *engine {
-		return newEngine("all", slices.Concat(secretRules(), codeRules(), dataRules()), entropyDataPass)
+		return newEngine("all", slices.Concat(secretRules(), codeRules(), dataRules()), true, true)
 	})
 )
