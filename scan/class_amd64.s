@@ -119,3 +119,101 @@ loop:
 
 done:
 	RET
+
+// The same with AVX2, 32 bytes at a time: each compare covers twice the
+// bytes, and the three-operand forms need no copies.
+
+DATA classPlus32<>+0x00(SB)/8, $0x2b2b2b2b2b2b2b2b
+DATA classPlus32<>+0x08(SB)/8, $0x2b2b2b2b2b2b2b2b
+DATA classPlus32<>+0x10(SB)/8, $0x2b2b2b2b2b2b2b2b
+DATA classPlus32<>+0x18(SB)/8, $0x2b2b2b2b2b2b2b2b
+GLOBL classPlus32<>(SB), RODATA|NOPTR, $32
+
+DATA classEqual32<>+0x00(SB)/8, $0x3d3d3d3d3d3d3d3d
+DATA classEqual32<>+0x08(SB)/8, $0x3d3d3d3d3d3d3d3d
+DATA classEqual32<>+0x10(SB)/8, $0x3d3d3d3d3d3d3d3d
+DATA classEqual32<>+0x18(SB)/8, $0x3d3d3d3d3d3d3d3d
+GLOBL classEqual32<>(SB), RODATA|NOPTR, $32
+
+DATA classBytes<>+0x00(SB)/8, $0x5b40677b602c2f3a // ':' '/' ',' '`' '{' 'g' '@' '['
+DATA classBytes<>+0x08(SB)/8, $0x0000000000205f2d // '-' '_' 0x20
+GLOBL classBytes<>(SB), RODATA|NOPTR, $16
+
+// CLASSIFY32 is CLASSIFY16 for the 32 bytes at off(SI), filling the 32
+// bits at byte offset wo of each field. Registers as in CLASSIFY16, but
+// Y for X.
+#define CLASSIFY32(off, wo) \
+	VMOVDQU off(SI), Y0 \
+	VPOR Y10, Y0, Y1 \
+	VPCMPGTB Y5, Y0, Y2 \
+	VPCMPGTB Y0, Y6, Y3 \
+	VPAND Y3, Y2, Y2 \
+	VPMOVMSKB Y2, AX \
+	MOVL AX, (0*8+wo)(DI) \
+	VMOVDQU Y2, Y4 \
+	VPCMPEQB Y6, Y0, Y2 \
+	VPMOVMSKB Y2, AX \
+	MOVL AX, (1*8+wo)(DI) \
+	VPCMPGTB Y7, Y0, Y2 \
+	VPCMPGTB Y0, Y5, Y3 \
+	VPAND Y3, Y2, Y2 \
+	VPMOVMSKB Y2, AX \
+	MOVL AX, (2*8+wo)(DI) \
+	VPCMPGTB Y8, Y0, Y2 \
+	VPCMPGTB Y0, Y9, Y3 \
+	VPAND Y3, Y2, Y2 \
+	VPMOVMSKB Y2, AX \
+	MOVL AX, (3*8+wo)(DI) \
+	VPCMPGTB Y11, Y1, Y2 \
+	VPCMPGTB Y1, Y12, Y3 \
+	VPAND Y2, Y3, Y3 \
+	VPOR Y3, Y4, Y4 \
+	VPMOVMSKB Y3, AX \
+	MOVL AX, (4*8+wo)(DI) \
+	VPCMPGTB Y1, Y13, Y3 \
+	VPAND Y2, Y3, Y3 \
+	VPMOVMSKB Y3, AX \
+	MOVL AX, (5*8+wo)(DI) \
+	VPCMPEQB Y5, Y0, Y2 \
+	VPOR Y2, Y4, Y4 \
+	VPCMPEQB Y14, Y0, Y2 \
+	VPOR Y2, Y4, Y4 \
+	VPCMPEQB Y15, Y0, Y2 \
+	VPOR Y2, Y4, Y4 \
+	VPCMPEQB classPlus32<>(SB), Y0, Y2 \
+	VPOR Y2, Y4, Y4 \
+	VPCMPEQB classEqual32<>(SB), Y0, Y2 \
+	VPOR Y2, Y4, Y4 \
+	VPMOVMSKB Y4, AX \
+	MOVL AX, (6*8+wo)(DI)
+
+// func classifyBlocksAVX2(b *byte, n int, out *classWords)
+TEXT ·classifyBlocksAVX2(SB), NOSPLIT, $0-24
+	MOVQ b+0(FP), SI
+	MOVQ n+8(FP), CX
+	MOVQ out+16(FP), DI
+	VPBROADCASTB classBytes<>+1(SB), Y5
+	VPBROADCASTB classBytes<>+0(SB), Y6
+	VPBROADCASTB classBytes<>+2(SB), Y7
+	VPBROADCASTB classBytes<>+6(SB), Y8
+	VPBROADCASTB classBytes<>+7(SB), Y9
+	VPBROADCASTB classBytes<>+10(SB), Y10
+	VPBROADCASTB classBytes<>+3(SB), Y11
+	VPBROADCASTB classBytes<>+4(SB), Y12
+	VPBROADCASTB classBytes<>+5(SB), Y13
+	VPBROADCASTB classBytes<>+8(SB), Y14
+	VPBROADCASTB classBytes<>+9(SB), Y15
+	TESTQ CX, CX
+	JEQ avxdone
+
+avxloop:
+	CLASSIFY32(0, 0)
+	CLASSIFY32(32, 4)
+	ADDQ $64, SI
+	ADDQ $56, DI
+	DECQ CX
+	JNE avxloop
+
+avxdone:
+	VZEROUPPER
+	RET

@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -192,5 +193,16 @@ func TestClassScanSteps(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("input %d %q:\n got  %v\n want %v", i, in, got, want)
 		}
+	}
+}
+
+// TestClassifyPaths runs TestClassify with the AVX2 classification and
+// without it, so that the SSE2 one, used where AVX2 is missing, stays
+// tested.
+func TestClassifyPaths(t *testing.T) {
+	defer func(a bool) { classifyAVX2 = a }(classifyAVX2)
+	for _, a := range []bool{false, classifyAVX2} {
+		classifyAVX2 = a
+		t.Run(fmt.Sprint("avx2=", a), TestClassify)
 	}
 }
