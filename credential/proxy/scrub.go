@@ -71,6 +71,15 @@ func scrubHeader(h http.Header, needles [][]byte) {
 	}
 }
 
+// scrubString returns s with the needles masked.
+func scrubString(s string, needles [][]byte) string {
+	b := []byte(s)
+	if mask(b, needles) == 0 {
+		return s
+	}
+	return string(b)
+}
+
 // scrubBody masks the needles in a streamed body. It holds back only the
 // shortest tail that could begin a needle, so streamed responses (server-
 // sent events) are not delayed unless their last bytes look like the start
@@ -83,6 +92,10 @@ type scrubBody struct {
 	buf        []byte
 	off, ready int
 	err        error
+	// trailer, when set, points at the response's trailer, which the
+	// upstream body fills in when it reaches its end; it is scrubbed then,
+	// before the end is passed on and the trailer written to the client.
+	trailer *http.Header
 }
 
 // scrubBufs recycles scrubBody buffers: one per proxied response would
@@ -110,6 +123,9 @@ func (s *scrubBody) Read(p []byte) (int, error) {
 		s.buf = s.buf[:len(s.buf)+n]
 		s.err = err
 		mask(s.buf, s.needles)
+		if err != nil && s.trailer != nil && *s.trailer != nil {
+			scrubHeader(*s.trailer, s.needles)
+		}
 		hold := 0
 		if err == nil {
 			hold = heldTail(s.buf, s.needles)

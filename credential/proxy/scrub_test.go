@@ -1,14 +1,17 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/kavach-go/kavach/credential"
 )
@@ -97,6 +100,79 @@ func TestScrubEcho(t *testing.T) {
 			}
 			if !strings.Contains(string(body), "you sent \"*****") || !strings.Contains(string(body), "Accept-Encoding identity") {
 				t.Fatalf("body %q", body)
+			}
+		})
+	}
+}
+
+// rawUpstream serves every connection one response written from tmpl,
+// with each "%AUTH%" replaced by the request's Authorization header: an
+// upstream that echoes the credential where a body scrub cannot see it.
+func rawUpstream(t *testing.T, tmpl string) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				req, err := http.ReadRequest(bufio.NewReader(c))
+				if err != nil {
+					return
+				}
+				_, _ = io.WriteString(c, strings.ReplaceAll(tmpl, "%AUTH%", req.Header.Get("Authorization")))
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestScrubEchoOutsideBody checks that the credential an upstream echoes
+// in the status line, in a trailer or in a response so malformed that the
+// proxy reports it as an error, reaches neither the client nor the
+// proxy's events.
+func TestScrubEchoOutsideBody(t *testing.T) {
+	for _, tc := range []struct{ name, tmpl string }{
+		{"reason phrase", "HTTP/1.1 401 bad credential %AUTH%\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno"},
+		{"trailer", "HTTP/1.1 200 OK\r\nTrailer: X-Echo\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\nok\r\n0\r\nX-Echo: %AUTH%\r\n\r\n"},
+		{"malformed status", "%AUTH% 200 OK\r\nContent-Length: 2\r\n\r\nok"},
+		{"malformed header", "HTTP/1.1 200 OK\r\nX-Echo %AUTH%\r\nContent-Length: 2\r\n\r\nok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := rawUpstream(t, tc.tmpl)
+			s := startProxy(t, Config{
+				Allow:   []string{fmt.Sprintf("127.0.0.1:%d", up)},
+				Headers: []credential.Header{newHeader(t, "127.0.0.1", 0, "Authorization", "Bearer "+testToken)},
+			})
+			c, err := net.Dial("tcp", s.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+			fmt.Fprintf(c, "GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", up, up)
+			got, _ := io.ReadAll(c)
+			if !bytes.HasPrefix(got, []byte("HTTP/1.1 ")) {
+				t.Fatalf("no response: %q", got)
+			}
+			if bytes.Contains(got, []byte(testToken)) {
+				t.Fatalf("the credential came back to the client:\n%s", got)
+			}
+			if !bytes.Contains(got, bytes.Repeat([]byte("*"), len(testToken))) {
+				t.Fatalf("the echo is not in the response, masked:\n%s", got)
+			}
+			for _, ev := range s.ev.list() {
+				if strings.Contains(fmt.Sprintf("%+v", ev), testToken) {
+					t.Fatalf("the credential is in an event: %+v", ev)
+				}
 			}
 		})
 	}

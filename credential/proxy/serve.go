@@ -233,7 +233,9 @@ func (cc *conn) handle(ctx context.Context, req *http.Request) bool {
 			status = http.StatusGatewayTimeout
 		}
 		ev.Allowed = true
-		ev.Status, ev.Reason = status, "upstream: "+err.Error()
+		// The transport quotes a malformed status or header line in its
+		// error, and an upstream can echo the credential there.
+		ev.Status, ev.Reason = status, scrubString("upstream: "+err.Error(), needles)
 		cc.p.emit(ev)
 		writeRefusal(cc.bw, status, ev.Reason)
 		return false
@@ -249,8 +251,13 @@ func (cc *conn) handle(ctx context.Context, req *http.Request) bool {
 		_ = cc.c.SetWriteDeadline(deadline)
 	}
 	if len(needles) > 0 {
+		// The reason phrase and the trailer are passed on too; an
+		// upstream can echo the credential in either.
+		resp.Status = scrubString(resp.Status, needles)
 		scrubHeader(resp.Header, needles)
-		resp.Body = newScrubBody(resp.Body, needles)
+		sb := newScrubBody(resp.Body, needles)
+		sb.trailer = &resp.Trailer
+		resp.Body = sb
 	}
 	resp.Body = &flushingBody{ReadCloser: resp.Body, bw: cc.bw}
 	// writerOnly hides bufio.Writer's ReadFrom, which would read the body
