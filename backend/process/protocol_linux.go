@@ -24,11 +24,12 @@ package process
 //	                                                locked thread: drop bounding set,
 //	                                                setgroups/setresgid/setresuid (or
 //	                                                securebits), clear caps, no_new_privs,
-//	                                                Landlock, seccomp; fork+exec command
+//	                                                Landlock, seccomp; fork+exec command;
+//	                                                close fds 0-2 (the command has them)
 //	                          ◀───fd 4─── {"t":"started"}   or   {"t":"error",...}; exit 1
 //	Start returns the Proc                          reap, forward signals
 //	                                                command exited: kill(-1, SIGKILL),
-//	                                                reap everything, close fds 0-2
+//	                                                reap everything
 //	                          ◀───fd 4─── {"t":"exit","code":c,"sig":s}; exit 0
 //	Wait: read the exit message, wait for the
 //	output's EOF, compare the cgroup's OOM count;
