@@ -117,9 +117,16 @@ func (c *classScan) step(b []byte, hi int) {
 				var ev uint64
 				ev, c.carry = dataEventMask(w, c.carry)
 				for ; ev != 0; ev &= ev - 1 {
-					if p := i + bits.TrailingZeros64(ev); p >= c.next {
-						c.next = dataEventsAt(b, p, c.emitData)
+					j := bits.TrailingZeros64(ev)
+					p := i + j
+					if p < c.next {
+						continue
 					}
+					if e := noNumberAt(b, p, j, w.digit); e > 0 {
+						c.next = e
+						continue
+					}
+					c.next = dataEventsAt(b, p, c.emitData)
 				}
 			}
 		}
@@ -163,6 +170,52 @@ func (c *classScan) finish(b []byte) {
 			c.emit(f)
 		}
 	}
+}
+
+// noNumberAt returns the end of the run of digits at p, byte j of a block
+// whose digits are digit, when no detector can start at p, so that the
+// event there needs no closer look; else 0. It answers for the events of
+// clean text that numberAt turns down after several unpredictable tests,
+// after no letter, '(' or '+': runs of four digits or more (numbers, the
+// years of dates) that are no payment card, and runs of one to three
+// digits followed by a '.' and a number that no second '.' follows (a
+// decimal, "12.5%"), which is no IPv4 address or phone number. The run
+// must end inside the block (else 0). What it returns is what
+// dataEventsAt returns then.
+func noNumberAt(b []byte, p, j int, digit uint64) int {
+	l := bits.TrailingZeros64(^(digit >> j))
+	if j+l >= 64 {
+		return 0
+	}
+	if p > 0 {
+		if prev := b[p-1]; classes[prev]&(clsUpper|clsLower) != 0 || prev == '(' || prev == '+' {
+			return 0
+		}
+	}
+	next := b[p+l]
+	switch {
+	case l >= 13 && l <= 19:
+		return 0
+	case l >= 4:
+		// numberAt's other detectors need runs of at most three digits;
+		// a card printed in groups starts with four and a separator.
+		if l == 4 && (next == ' ' || next == '-') && digitsAt(b, p+5, 3) {
+			return 0
+		}
+		return p + l
+	case next == '.':
+		// Only ipv4 and phone (nanp's "415.555.2671") start at digits
+		// followed by '.'; both need one to three digits and a second
+		// '.' after it.
+		q, k := p+l+1, 0
+		for k < 4 && q+k < len(b) && isDigit(b[q+k]) {
+			k++
+		}
+		if k == 0 || k > 3 || q+k >= len(b) || b[q+k] != '.' {
+			return p + l
+		}
+	}
+	return 0
 }
 
 // entropyWord looks for token runs of entropyMinLen bytes or more among

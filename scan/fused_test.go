@@ -118,7 +118,10 @@ func fusedInputs(seed uint64, rounds int) [][]byte {
 		"a0-65-1b-2c-3d-4e", "DE89370400440532013000", "(415) 555-2671", "+44 20 7946 0958", "1-415-555-2671",
 		"0123:4567:89ab:cdef:0123:4567:89ab:cdef:0123:4567:89ab:cdef", "::1", "12:34:56:78:9a:bc",
 		"4111 1111 1111 1111 4111 1111 1111 1111", "123-45-6789", "AKIAIOSFODNN7EXAMPLE",
-		"aB3xZ9q7KpLm2Nw8Rt5Yv1Uc4Hd6Fg0Js", "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0", "x@y.io", "user.name+tag@mail.co.uk")
+		"aB3xZ9q7KpLm2Nw8Rt5Yv1Uc4Hd6Fg0Js", "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0", "x@y.io", "user.name+tag@mail.co.uk",
+		"4111111111111111", "41111111111111112", "4111111111111111111111", "5555 5555 5555 4444", "3782-822463-10005",
+		"+2026-03-04 ", "(2026-03-04", "+44 2079460958", "(415)5552671", "2026-06-25", "12345", "123456789012", "1234567890123",
+		"12.5%", "1.2.3", "10.0.0", "1.0.0.1", "415.555.2671", "1.415.555.2671", "12.", "999.1.1.1")
 	glue := []byte(" \n\t:.-_/+=(),;@AZaf09Tx\x00\xff")
 	clean := scancorpus.Clean(1<<16, seed)
 	var out [][]byte
