@@ -86,7 +86,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, s.opts.MaxBodyBytes, &req) {
 		return
 	}
-	e, err := s.newSandbox(r.Context(), clientOf(r.Context()), req)
+	e, err := s.newSandbox(r.Context(), clientOf(r.Context()), clientOf(r.Context()), req)
 	if err != nil {
 		fail(w, err)
 		return

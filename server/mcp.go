@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/kavach-go/kavach"
@@ -123,35 +125,88 @@ type mcpDestroyed struct {
 	Destroyed bool   `json:"destroyed"`
 }
 
-// sessionOwner returns the owner name of an MCP session's sandboxes,
-// and on first sight arranges for them to be destroyed when the session
-// ends.
-func (s *Server) sessionOwner(ss *mcp.ServerSession) (string, error) {
+// mcpOwner is who an MCP session's sandboxes belong to.
+type mcpOwner struct {
+	// owner is the session's own name: only the session sees its
+	// sandboxes, and they are destroyed when it ends.
+	owner string
+	// client is the authenticated client that opened the session; its
+	// quota and its threat score (as the agent id) cover every session
+	// it opens. For a session with no HTTP client (ServeMCP) it is owner.
+	client string
+}
+
+// sessionOwner returns the owner of an MCP session's sandboxes, and on
+// first sight arranges for them to be destroyed when the session ends.
+// ti is the session's TokenInfo (see mcpIdentity), nil without HTTP.
+func (s *Server) sessionOwner(ss *mcp.ServerSession, ti *auth.TokenInfo) (mcpOwner, error) {
 	if ss == nil {
-		return "", errors.New("mcp: no session")
+		return mcpOwner{}, errors.New("mcp: no session")
 	}
 	if o, ok := s.sessions.Load(ss); ok {
-		return o.(string), nil
+		return o.(mcpOwner), nil
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	owner := "mcp:" + hex.EncodeToString(b[:])
-	if o, loaded := s.sessions.LoadOrStore(ss, owner); loaded {
-		return o.(string), nil
+	o := mcpOwner{owner: "mcp:" + hex.EncodeToString(b[:])}
+	o.client = o.owner
+	if ti != nil && ti.UserID != "" {
+		// A client must not get a fresh quota and a clean threat record
+		// by opening another session.
+		o.owner = ti.UserID + " " + o.owner
+		o.client = ti.UserID
+	}
+	if prev, loaded := s.sessions.LoadOrStore(ss, o); loaded {
+		return prev.(mcpOwner), nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing.Load() {
-		return "", ErrClosed
+		return mcpOwner{}, ErrClosed
 	}
 	s.wg.Go(func() {
 		_ = ss.Wait()
 		s.sessions.Delete(ss)
-		if err := s.reg.destroyOwned(context.WithoutCancel(s.life), owner, "session"); err != nil {
-			s.log.Warn("destroy session sandboxes", slog.String("client", owner), slog.Any("err", err))
+		if err := s.reg.destroyOwned(context.WithoutCancel(s.life), o.owner, "session"); err != nil {
+			s.log.Warn("destroy session sandboxes", slog.String("client", o.owner), slog.Any("err", err))
 		}
 	})
-	return owner, nil
+	return o, nil
+}
+
+// toolOwner is sessionOwner for a tool call.
+func (s *Server) toolOwner(req *mcp.CallToolRequest) (mcpOwner, error) {
+	var ti *auth.TokenInfo
+	if req.Extra != nil {
+		ti = req.Extra.TokenInfo
+	}
+	return s.sessionOwner(req.Session, ti)
+}
+
+// mcpIdentity names the client that authenticate identified as the
+// TokenInfo's user. The SDK binds an HTTP session to the user of the
+// request that opened it and refuses the session to any other user; its
+// bearer-token middleware is the only way to set a TokenInfo, so /mcp
+// requests reach it with a placeholder token (see serveMCPHTTP).
+func mcpIdentity(ctx context.Context, _ string, _ *http.Request) (*auth.TokenInfo, error) {
+	id := clientOf(ctx)
+	if id == "" {
+		return nil, fmt.Errorf("%w: no client identity", auth.ErrInvalidToken)
+	}
+	return &auth.TokenInfo{UserID: id}, nil
+}
+
+// mcpPlaceholderToken replaces the client's own Authorization header on
+// /mcp requests, after authenticate has checked it: the SDK's middleware
+// wants a bearer token, and the client's real one has no business in
+// the tool handlers' view of the request headers.
+const mcpPlaceholderToken = "Bearer kavach-authenticated"
+
+// serveMCPHTTP serves /mcp.
+func (s *Server) serveMCPHTTP(w http.ResponseWriter, r *http.Request) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", mcpPlaceholderToken)
+	s.mcpHTTP.ServeHTTP(w, r)
 }
 
 func (s *Server) newMCPServer() *mcp.Server {
@@ -163,7 +218,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 	})
 	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_create", Description: "Create and start a sandbox; returns its id and the strength score (0-100) of the isolation really enforced."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in mcpCreateIn) (*mcp.CallToolResult, mcpSandbox, error) {
-			owner, err := s.sessionOwner(req.Session)
+			o, err := s.toolOwner(req)
 			if err != nil {
 				return nil, mcpSandbox{}, err
 			}
@@ -171,7 +226,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 			if err != nil {
 				return nil, mcpSandbox{}, err
 			}
-			e, err := s.newSandbox(ctx, owner, cr)
+			e, err := s.newSandbox(ctx, o.owner, o.client, cr)
 			if err != nil {
 				return nil, mcpSandbox{}, err
 			}
@@ -180,7 +235,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 		})
 	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_exec", Description: "Run a command in a sandbox; returns exit code, gated output, gate verdict and the enforced score."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in mcpExecIn) (*mcp.CallToolResult, mcpExecOut, error) {
-			e, err := s.sessionEntry(req.Session, in.SandboxID)
+			e, err := s.sessionEntry(req, in.SandboxID)
 			if err != nil {
 				return nil, mcpExecOut{}, err
 			}
@@ -192,7 +247,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 		})
 	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_write_file", Description: "Write a text file in a sandbox's workdir (paths are relative; nothing outside the workdir is reachable)."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in mcpFileIn) (*mcp.CallToolResult, mcpFileOut, error) {
-			e, err := s.sessionEntry(req.Session, in.SandboxID)
+			e, err := s.sessionEntry(req, in.SandboxID)
 			if err != nil {
 				return nil, mcpFileOut{}, err
 			}
@@ -212,7 +267,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 		})
 	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_read_file", Description: "Read a text file from a sandbox's workdir, passed through the output gate like command output."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in mcpFileIn) (*mcp.CallToolResult, mcpFileOut, error) {
-			e, err := s.sessionEntry(req.Session, in.SandboxID)
+			e, err := s.sessionEntry(req, in.SandboxID)
 			if err != nil {
 				return nil, mcpFileOut{}, err
 			}
@@ -235,11 +290,11 @@ func (s *Server) newMCPServer() *mcp.Server {
 		})
 	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_destroy", Description: "Destroy a sandbox and everything in it. Destroying a destroyed sandbox succeeds."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in mcpIDIn) (*mcp.CallToolResult, mcpDestroyed, error) {
-			owner, err := s.sessionOwner(req.Session)
+			o, err := s.toolOwner(req)
 			if err != nil {
 				return nil, mcpDestroyed{}, err
 			}
-			e, gone := s.reg.lookup(owner, in.SandboxID)
+			e, gone := s.reg.lookup(o.owner, in.SandboxID)
 			switch {
 			case gone:
 			case e == nil:
@@ -253,7 +308,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 		})
 	mcp.AddTool(srv, &mcp.Tool{Name: "run", Description: "Run one command in a fresh sandbox that is destroyed right after; returns exit code, gated output, gate verdict and the enforced score."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in mcpRunIn) (*mcp.CallToolResult, mcpExecOut, error) {
-			owner, err := s.sessionOwner(req.Session)
+			o, err := s.toolOwner(req)
 			if err != nil {
 				return nil, mcpExecOut{}, err
 			}
@@ -261,7 +316,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 			if err != nil {
 				return nil, mcpExecOut{}, err
 			}
-			e, err := s.newSandbox(ctx, owner, cr)
+			e, err := s.newSandbox(ctx, o.owner, o.client, cr)
 			if err != nil {
 				return nil, mcpExecOut{}, err
 			}
@@ -276,12 +331,12 @@ func (s *Server) newMCPServer() *mcp.Server {
 }
 
 // sessionEntry returns the session's sandbox id.
-func (s *Server) sessionEntry(ss *mcp.ServerSession, id string) (*entry, error) {
-	owner, err := s.sessionOwner(ss)
+func (s *Server) sessionEntry(req *mcp.CallToolRequest, id string) (*entry, error) {
+	o, err := s.toolOwner(req)
 	if err != nil {
 		return nil, err
 	}
-	return s.lookup(owner, id)
+	return s.lookup(o.owner, id)
 }
 
 // ServeMCP serves MCP on t (for example &mcp.StdioTransport{}) until the
@@ -295,7 +350,7 @@ func (s *Server) ServeMCP(ctx context.Context, t mcp.Transport) error {
 	if err != nil {
 		return fmt.Errorf("serve mcp: %w", err)
 	}
-	owner, err := s.sessionOwner(ss)
+	o, err := s.sessionOwner(ss, nil)
 	if err != nil {
 		_ = ss.Close()
 		return err
@@ -309,7 +364,7 @@ func (s *Server) ServeMCP(ctx context.Context, t mcp.Transport) error {
 		<-waited
 		err = nil
 	}
-	if derr := s.reg.destroyOwned(context.WithoutCancel(ctx), owner, "session"); derr != nil {
+	if derr := s.reg.destroyOwned(context.WithoutCancel(ctx), o.owner, "session"); derr != nil {
 		err = errors.Join(err, derr)
 	}
 	return err

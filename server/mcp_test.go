@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,4 +168,109 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+string(b))
 	return http.DefaultTransport.RoundTrip(r)
+}
+
+// startTCPWith serves a token-protected server on a loopback TCP port,
+// with opts (its Tokens, DefaultBackend and WorkRoot set here).
+func startTCPWith(t *testing.T, tokens string, opts Options) *testServer {
+	t.Helper()
+	toks, err := ParseTokens([]byte(tokens))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Tokens, opts.DefaultBackend, opts.WorkRoot = toks, "noop", shortTemp(t)
+	srv, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := Listen("tcp://127.0.0.1:0", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{srv: srv, base: "http://" + ln.Addr().String(), client: &http.Client{}, done: make(chan error, 1)}
+	go func() { ts.done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-ts.done
+	})
+	return ts
+}
+
+// switchable sends the token it holds now, so that one MCP session can
+// be opened by one client and then used by another.
+type switchable struct {
+	mu  sync.Mutex
+	tok string
+}
+
+func (s *switchable) set(tok string) { s.mu.Lock(); s.tok = tok; s.mu.Unlock() }
+
+func (s *switchable) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	tok := s.tok
+	s.mu.Unlock()
+	return bearer(tok).RoundTrip(r)
+}
+
+func mcpConnect(t *testing.T, ts *testServer, rt http.RoundTripper) *mcp.ClientSession {
+	t.Helper()
+	c := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil)
+	tr := &mcp.StreamableClientTransport{Endpoint: ts.base + "/mcp", HTTPClient: &http.Client{Transport: rt}, MaxRetries: -1}
+	cs, err := c.Connect(context.Background(), tr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.Close() })
+	return cs
+}
+
+// TestMCPSessionsShareTheClientsQuota checks that a client opening many
+// MCP sessions gets no more sandboxes than its quota, and that its
+// sandboxes run under its own agent id (which the threat tracker scores),
+// not a fresh one per session.
+func TestMCPSessionsShareTheClientsQuota(t *testing.T) {
+	const tok = "mcp-token-0123456789abcdef"
+	ts := startTCPWith(t, "agent "+tok+"\n", Options{MaxSandboxesPerClient: 2})
+	var created int
+	for range 3 {
+		cs := mcpConnect(t, ts, bearer(tok))
+		for range 2 {
+			if _, ok := callTool(t, cs, "sandbox_create", map[string]any{}); ok {
+				created++
+			}
+		}
+	}
+	if created != 2 || ts.srv.reg.count() != 2 {
+		t.Fatalf("one client made %d sandboxes through three MCP sessions (%d live), quota 2", created, ts.srv.reg.count())
+	}
+	for _, e := range ts.srv.reg.list("") {
+		if got := e.sb.Config().AgentID; got != "token:agent" {
+			t.Errorf("MCP sandbox runs as agent %q, want the client token:agent", got)
+		}
+	}
+}
+
+// TestMCPSessionBoundToClient checks that a session opened by one client
+// cannot be used by another that learns its id.
+func TestMCPSessionBoundToClient(t *testing.T) {
+	const tokA, tokB = "mcp-token-A-0123456789abcdef", "mcp-token-B-0123456789abcdef"
+	ts := startTCPWith(t, "alice "+tokA+"\nbob "+tokB+"\n", Options{})
+	rt := &switchable{tok: tokA}
+	cs := mcpConnect(t, ts, rt)
+	v, ok := callTool(t, cs, "sandbox_create", map[string]any{})
+	if !ok {
+		t.Fatalf("sandbox_create: %v", v)
+	}
+	rt.set(tokB)
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "sandbox_create", Arguments: map[string]any{}})
+	if err == nil && !res.IsError {
+		t.Fatalf("bob used alice's MCP session: %+v", res.StructuredContent)
+	}
+	if n := ts.srv.reg.count(); n != 1 {
+		t.Fatalf("%d sandboxes, want alice's one", n)
+	}
 }

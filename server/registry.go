@@ -23,7 +23,8 @@ const maxVerdicts = 16
 // entry is one served sandbox.
 type entry struct {
 	id      string
-	owner   string
+	owner   string // who may see and use it
+	client  string // whose quota it counts in (see mcpOwner)
 	sb      *kavach.Sandbox
 	workdir string
 	root    *os.Root // the workdir; every file access goes through it
@@ -91,16 +92,16 @@ func newRegistry(m *metrics) *registry {
 	return &registry{m: m, live: map[string]*entry{}, perOwner: map[string]int{}, tombstones: map[string]string{}}
 }
 
-// reserve takes one of owner's quota slots before a sandbox is made, so
+// reserve takes one of client's quota slots before a sandbox is made, so
 // that concurrent creates cannot overshoot the quota. The returned func
 // gives the slot back.
-func (r *registry) reserve(owner string, limit int) (func(), error) {
+func (r *registry) reserve(client string, limit int) (func(), error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if limit > 0 && r.perOwner[owner] >= limit {
-		return nil, fmt.Errorf("%w: %d live sandboxes (limit %d)", ErrQuota, r.perOwner[owner], limit)
+	if limit > 0 && r.perOwner[client] >= limit {
+		return nil, fmt.Errorf("%w: %d live sandboxes (limit %d)", ErrQuota, r.perOwner[client], limit)
 	}
-	r.perOwner[owner]++
+	r.perOwner[client]++
 	r.pending++
 	var once sync.Once
 	return func() {
@@ -108,7 +109,7 @@ func (r *registry) reserve(owner string, limit int) (func(), error) {
 			r.mu.Lock()
 			defer r.mu.Unlock()
 			r.pending--
-			r.dec(owner)
+			r.dec(client)
 		})
 	}, nil
 }
@@ -218,7 +219,7 @@ func (r *registry) release(ctx context.Context, e *entry, why string) error {
 	defer r.mu.Unlock()
 	if _, ok := r.live[e.id]; ok {
 		delete(r.live, e.id)
-		r.dec(e.owner)
+		r.dec(e.client)
 		r.m.live.Add(-1)
 		r.m.destroyed(why)
 	}

@@ -108,8 +108,10 @@ func (s *Server) resolvePolicy(raw json.RawMessage) (policy.Policy, error) {
 	return p, nil
 }
 
-// newSandbox creates, starts and registers a sandbox for owner.
-func (s *Server) newSandbox(ctx context.Context, owner string, req createRequest) (_ *entry, err error) {
+// newSandbox creates, starts and registers a sandbox for owner, counted
+// in client's quota and run with client as its agent id (owner and
+// client differ for an MCP session, see mcpOwner).
+func (s *Server) newSandbox(ctx context.Context, owner, client string, req createRequest) (_ *entry, err error) {
 	if s.closing.Load() {
 		return nil, ErrClosed
 	}
@@ -149,7 +151,7 @@ func (s *Server) newSandbox(ctx context.Context, owner string, req createRequest
 	}
 	gate := *s.opts.Gate
 	cfg := kavach.Config{
-		Policy: p, Timeout: timeout, Env: req.Env, AgentID: owner, MaxOutput: l.MaxOutputBytes,
+		Policy: p, Timeout: timeout, Env: req.Env, AgentID: client, MaxOutput: l.MaxOutputBytes,
 		Scan: &gate, Quarantine: s.opts.Quarantine, Threat: s.opts.Threat, Audit: s.opts.Audit,
 		Backends: s.opts.Backends, Logger: s.log,
 	}
@@ -158,7 +160,7 @@ func (s *Server) newSandbox(ctx context.Context, owner string, req createRequest
 	} else if cfg.Backend, err = backend.ParseKind(name); err != nil {
 		return nil, err
 	}
-	release, err := s.reg.reserve(owner, s.opts.MaxSandboxesPerClient)
+	release, err := s.reg.reserve(client, s.opts.MaxSandboxesPerClient)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +207,7 @@ func (s *Server) newSandbox(ctx context.Context, owner string, req createRequest
 	if err != nil {
 		return nil, fmt.Errorf("open workdir: %w", err)
 	}
-	e := &entry{id: sb.ID(), owner: owner, sb: sb, workdir: cfg.Workdir, root: root, uid: uid, gid: gid, created: time.Now()}
+	e := &entry{id: sb.ID(), owner: owner, client: client, sb: sb, workdir: cfg.Workdir, root: root, uid: uid, gid: gid, created: time.Now()}
 	s.reg.add(e)
 	if s.closing.Load() {
 		// Shutdown may have listed the sandboxes before this one was added.

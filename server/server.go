@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/kavach-go/kavach"
@@ -95,7 +96,7 @@ type Server struct {
 	handler  http.Handler
 	mcp      *mcp.Server
 	mcpHTTP  http.Handler
-	sessions sync.Map // *mcp.ServerSession → string (owner)
+	sessions sync.Map // *mcp.ServerSession → mcpOwner
 
 	// life is canceled when Shutdown gives up waiting: every exec's
 	// context derives from it, so cancelling kills them all.
@@ -172,8 +173,9 @@ func New(opts Options) (*Server, error) {
 	s.reg = newRegistry(s.metrics)
 	s.routesInit()
 	s.mcp = s.newMCPServer()
-	s.mcpHTTP = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp },
-		&mcp.StreamableHTTPOptions{SessionTimeout: s.idleTTL(), MaxRequestBodyBytes: opts.MaxBodyBytes + opts.MaxFileBytes*2})
+	s.mcpHTTP = auth.RequireBearerToken(mcpIdentity, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(
+		mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp },
+			&mcp.StreamableHTTPOptions{SessionTimeout: s.idleTTL(), MaxRequestBodyBytes: opts.MaxBodyBytes + opts.MaxFileBytes*2}))
 	// Browsers must not drive the API from other origins (a page POSTing
 	// to a loopback port); Sec-Fetch-Site and Origin tell.
 	cop := http.NewCrossOriginProtection()
@@ -331,7 +333,7 @@ func (s *Server) routesInit() {
 	s.handle("POST /v1/sandboxes/{id}/exec/stream", s.execStream)
 	s.handle("PUT /v1/sandboxes/{id}/files", s.putFile)
 	s.handle("GET /v1/sandboxes/{id}/files", s.getFile)
-	s.handle("/mcp", func(w http.ResponseWriter, r *http.Request) { s.mcpHTTP.ServeHTTP(w, r) })
+	s.handle("/mcp", s.serveMCPHTTP)
 	s.mux.HandleFunc("/", s.noRoute)
 }
 
