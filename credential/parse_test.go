@@ -25,6 +25,8 @@ func TestParseSource(t *testing.T) {
 		{"env:", Source{}, true},
 		{"env:1ABC", Source{}, true},
 		{"env:A-B", Source{}, true},
+		// What the shell makes of env:$TOKEN: the value itself.
+		{"env:sk-live-abcdef", Source{}, true},
 		{"file:", Source{}, true},
 		{"file:a\x00b", Source{}, true},
 		{"", Source{}, true},

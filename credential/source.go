@@ -58,7 +58,9 @@ func ParseSource(s string) (Source, error) {
 	switch kind {
 	case "env":
 		if !validEnvName(ref) {
-			return Source{}, fmt.Errorf("parse source: %w: %q is not an environment variable name", ErrBadSource, ref)
+			// The name is not echoed: "env:$TOKEN", expanded by a shell,
+			// puts the secret itself here.
+			return Source{}, fmt.Errorf("parse source: %w: after env: want a variable name (letters, digits and _, not starting with a digit)", ErrBadSource)
 		}
 		return Source{Kind: SourceEnv, Ref: ref}, nil
 	case "file":
