@@ -13,6 +13,13 @@ func codeRule(id, category string, sev Severity, message string, keywords []stri
 		keywords: keywords, match: match}
 }
 
+// withGate declares what r's match asks of the keyword's surroundings
+// (rule.wordStart, rule.follows).
+func withGate(r *rule, wordStart bool, follows func(c byte) bool) *rule {
+	r.wordStart, r.follows = wordStart, follows
+	return r
+}
+
 // word matches the keyword (case-insensitively, as the original's
 // lower-cased substring search) with a word boundary before it, and, when
 // the keyword ends in a letter or digit, one after it too.
@@ -335,8 +342,8 @@ var codeRules = sync.OnceValue(func() []*rule {
 			}),
 		codeRule("kernel-module", "privilege_escalation", Critical, "Kernel module detected",
 			[]string{"insmod ", "modprobe ", "rmmod "}, command),
-		codeRule("mount-operation", "privilege_escalation", Critical, "Mount operation detected",
-			[]string{"mount", "umount"}, mountCommand),
+		withGate(codeRule("mount-operation", "privilege_escalation", Critical, "Mount operation detected",
+			[]string{"mount", "umount"}, mountCommand), true, func(c byte) bool { return c == '(' || c == ' ' || c == '\t' }),
 		codeRule("capability-manipulation", "privilege_escalation", Critical, "Capability manipulation detected",
 			[]string{"setcap ", "getcap ", "capsh "}, command),
 		codeRule("package-install", "supply_chain", High, "Package install detected",

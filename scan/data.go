@@ -23,7 +23,7 @@ func marker(id, category string, sev Severity, message string, phrases ...string
 			follows = func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 		}
 		rs = append(rs, &rule{scanner: "data", id: id, category: category, severity: sev, message: message,
-			keywords: []string{ws[0]}, match: phrase(ws...), follows: follows})
+			keywords: []string{ws[0]}, match: phrase(ws...), follows: follows, wordStart: true})
 	}
 	return rs
 }
@@ -33,7 +33,7 @@ func upperWord(id, category string, sev Severity, message string, words ...strin
 	var rs []*rule
 	for _, w := range words {
 		rs = append(rs, &rule{scanner: "data", id: id, category: category, severity: sev, message: message,
-			keywords: []string{w}, match: exact(w, true, isWord), follows: func(c byte) bool { return !isWord(c) }})
+			keywords: []string{w}, match: exact(w, true, isWord), follows: func(c byte) bool { return !isWord(c) }, wordStart: true})
 	}
 	return rs
 }

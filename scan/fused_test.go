@@ -209,3 +209,32 @@ func TestClassifyPaths(t *testing.T) {
 		t.Run(fmt.Sprint("avx2=", a), TestClassify)
 	}
 }
+
+// TestGatesChangeNothing checks that testing the rules' common conditions
+// once per keyword (engine.gates) gives the findings of calling every
+// rule, on the differential inputs, the labelled positives and the near
+// misses, and clean and mixed text.
+func TestGatesChangeNothing(t *testing.T) {
+	defer func() { useGates = true }()
+	inputs := fusedInputs(14, 5000)
+	for _, p := range truePositiveList(15, 2) {
+		inputs = append(inputs, []byte(p), []byte("x"+p), []byte(p+"_"))
+	}
+	for _, p := range scancorpus.NearMisses(rand.New(rand.NewPCG(16, 16))) {
+		inputs = append(inputs, []byte(p))
+	}
+	mixed, _ := scancorpus.Mixed(1<<20, 1024, 17)
+	inputs = append(inputs, scancorpus.Clean(1<<20, 18), mixed,
+		[]byte("mount -o ro /dev/sda1 /mnt; Amount: 3; umount(x); mount\tfoo; password: 'hunter2hunter2' data subject"))
+	for _, s := range []Scanner{All(), Secrets(), Code(), Data()} {
+		for i, in := range inputs {
+			useGates = true
+			got := s.Scan(in)
+			useGates = false
+			want := s.Scan(in)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s, input %d %q:\n gated %v\n all rules %v", s.Name(), i, in, got, want)
+			}
+		}
+	}
+}

@@ -34,7 +34,25 @@ type rule struct {
 	// prefilter uses it to index fewer extensions of a three-byte keyword
 	// (newLiterals).
 	follows func(c byte) bool
+	// wordStart says that match turns down a keyword right after a word
+	// byte (wordBefore), and assign that it turns down one that no
+	// assignment follows (assignsAt). The engine tests them, and follows,
+	// once for all the rules of a keyword that say so, before it calls
+	// any (gate): most keywords in text ("amount", "password reset") fail
+	// there.
+	wordStart, assign bool
 }
+
+// gate holds what every rule of one keyword asks of its surroundings
+// (rule.wordStart, rule.assign, rule.follows); a hit that fails it is no
+// finding of any of them.
+type gate struct {
+	wordStart, assign bool
+	follows           *[256]bool // nil: any byte
+}
+
+// useGates turns the gates on; the tests turn them off to compare.
+var useGates = true
 
 // pass is a detector that does not hang off keywords (entropy, digits).
 type pass func(b []byte, emit func(Finding))
@@ -47,6 +65,7 @@ type engine struct {
 	rules         []*rule
 	lits          *literals
 	byPat         [][]int // keyword index → rule indexes
+	gates         []gate  // by keyword index
 	entropy, data bool
 }
 
@@ -85,6 +104,21 @@ func newEngine(name string, rules []*rule, entropy, data bool) *engine {
 		}
 	}
 	e.lits = newLiterals(kws, follows)
+	e.gates = make([]gate, len(kws))
+	for i, ris := range e.byPat {
+		g := gate{wordStart: true, assign: true}
+		for _, ri := range ris {
+			g.wordStart = g.wordStart && rules[ri].wordStart
+			g.assign = g.assign && rules[ri].assign
+		}
+		if f := follows[i]; f != nil {
+			g.follows = new([256]bool)
+			for c := range 256 {
+				g.follows[c] = f(byte(c))
+			}
+		}
+		e.gates[i] = g
+	}
 	return e
 }
 
@@ -130,6 +164,13 @@ func (e *engine) Scan(b []byte) []Finding {
 // match appends the findings of the rules of the keyword hit h.
 func (e *engine) match(b []byte, h hit, out []Finding) []Finding {
 	ke := h.start + len(e.lits.pats[h.pat])
+	if g := &e.gates[h.pat]; useGates {
+		if g.wordStart && wordBefore(b, h.start) ||
+			g.follows != nil && ke < len(b) && !g.follows[b[ke]] ||
+			g.assign && !assignsAt(b, ke) {
+			return out
+		}
+	}
 	for _, ri := range e.byPat[h.pat] {
 		r := e.rules[ri]
 		s, end, ok := r.match(b, h.start, ke)

@@ -21,6 +21,7 @@ func secret(id, category string, sev Severity, message string, keywords []string
 	return &rule{
 		scanner: "secrets", id: id, category: category, severity: sev, message: message,
 		keywords: keywords, match: func(b []byte, ks, ke int) (int, int, bool) { return match()(b, ks, ke) },
+		assign: o.assignNext, // reMatch turns down the keyword first thing
 	}
 }
 
