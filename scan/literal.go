@@ -300,9 +300,10 @@ func (l *literals) findRange(b []byte, lo, hi int, hits []hit) []hit {
 		// bytes into one word; the bits set, few in text, are looked at
 		// one by one.
 		var masks [findChunk / 16]uint64
+		var hashes [findChunk * 4]uint32
 		for i+128 <= end {
 			n := min(len(masks), (end-i)/128)
-			l.testMasks(b[i:], n, masks[:n])
+			l.testMasks(b[i:], n, masks[:n], hashes[:64*n])
 			total := 0
 			for _, m := range masks[:n] {
 				total += bits.OnesCount64(m)
@@ -310,12 +311,13 @@ func (l *literals) findRange(b []byte, lo, hi int, hits []hit) []hit {
 			hits = slices.Grow(hits, total)
 			for k, m := range masks[:n] {
 				for ; m != 0; m &= m - 1 {
-					p := i + 128*k + 2*bits.TrailingZeros64(m)
+					j := bits.TrailingZeros64(m)
+					p := i + 128*k + 2*j
 					// check, inlined for the usual case: one keyword
 					// of at most eight bytes on the hash, fully inside
 					// b. The hit is appended whatever the compare says
 					// and dropped when it fails (see check).
-					q := triKey(b[p:])
+					q := hashes[64*k+j]
 					w := q >> 6
 					r := int(l.rank4[w]) + bits.OnesCount64(l.bm4[w]&(1<<(q&63)-1))
 					a := &l.first4[r]
@@ -394,12 +396,13 @@ func (l *literals) testBlocksGeneric(b []byte, n int, cand []uint64, at int) int
 }
 
 // testMasksGeneric is testMasks in Go, the reference of the assembly.
-func (l *literals) testMasksGeneric(b []byte, n int, masks []uint64) {
+func (l *literals) testMasksGeneric(b []byte, n int, masks []uint64, hashes []uint32) {
 	for k := range n {
 		var m uint64
 		for j := range 64 {
 			q := triKey(b[128*k+2*j:])
 			m |= (l.bm4[q>>6] >> (q & 63) & 1) << j
+			hashes[64*k+j] = q
 		}
 		masks[k] = m
 	}

@@ -141,8 +141,15 @@ func TestTestMasks(t *testing.T) {
 	}
 	for _, b := range inputs {
 		n := (len(b) - 2) / 128
-		want := make([]uint64, n)
-		l.testMasksGeneric(b, n, want)
+		want, wantH := make([]uint64, n), make([]uint64, 64*n)
+		hashes := make([]uint32, 64*n)
+		l.testMasksGeneric(b, n, want, hashes)
+		for j, q := range hashes {
+			if q != triKey(b[2*j:]) {
+				t.Fatalf("testMasksGeneric: hash %d is %x", j, q)
+			}
+			wantH[j] = uint64(q)
+		}
 		for k := range n {
 			for j := range 64 {
 				q := triKey(b[128*k+2*j:])
@@ -151,10 +158,10 @@ func TestTestMasks(t *testing.T) {
 				}
 			}
 		}
-		got := make([]uint64, n)
-		l.testMasks(b, n, got)
-		if !slices.Equal(got, want) {
-			t.Fatalf("%q: testMasks = %x, want %x", b, got, want)
+		got, gotH := make([]uint64, n), make([]uint32, 64*n)
+		l.testMasks(b, n, got, gotH)
+		if !slices.Equal(got, want) || !slices.EqualFunc(gotH, wantH, func(x uint32, y uint64) bool { return uint64(x) == y }) {
+			t.Fatalf("%q: testMasks = %x, %x, want %x, %x", b, got, gotH, want, wantH)
 		}
 	}
 }

@@ -16,18 +16,20 @@ DATA tritConst<>+0x04(SB)/4, $0x9E3779B1
 DATA tritConst<>+0x08(SB)/4, $31
 GLOBL tritConst<>(SB), RODATA|NOPTR, $12
 
-// func findMasksAVX2(b *byte, n int, bm *uint64, masks *uint64)
+// func findMasksAVX2(b *byte, n int, bm *uint64, masks *uint64, hashes *uint32)
 //
 // findMasksAVX2 is literals.testMasks with AVX2: 16 bytes at a time, the
 // 3-grams at their eight even offsets are built by one byte shuffle (the
 // lanes hold bytes 0..15 and 8..23), hashed as triHash does by an OR, a
 // multiplication and a shift, and their bits fetched from the bitmap by
-// one gather; the eight results go into the mask word a byte at a time.
-TEXT ·findMasksAVX2(SB), NOSPLIT, $0-32
+// one gather; the eight results go into the mask word a byte at a time,
+// the eight hashes to hashes.
+TEXT ·findMasksAVX2(SB), NOSPLIT, $0-40
 	MOVQ b+0(FP), SI
 	MOVQ n+8(FP), CX
 	MOVQ bm+16(FP), DI
 	MOVQ masks+24(FP), R8
+	MOVQ hashes+32(FP), R11
 	VMOVDQU tritShuf<>(SB), Y8
 	VPBROADCASTD tritConst<>+0x00(SB), Y9
 	VPBROADCASTD tritConst<>+0x04(SB), Y10
@@ -46,6 +48,8 @@ group:
 	VPOR Y9, Y0, Y0
 	VPMULLD Y10, Y0, Y0
 	VPSRLD $15, Y0, Y0
+	VMOVDQU Y0, (R11)
+	ADDQ $32, R11
 	VPSRLD $5, Y0, Y1
 	VPAND Y11, Y0, Y0
 	VPCMPEQD Y2, Y2, Y2

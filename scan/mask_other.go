@@ -7,5 +7,8 @@ package scan
 var hasMasks = false
 
 // testMasks sets bit j of masks[k] when the 3-gram at b[128k+2j] has its
-// bit set in the bitmap, for k < n (b holds two bytes more).
-func (l *literals) testMasks(b []byte, n int, masks []uint64) { l.testMasksGeneric(b, n, masks) }
+// bit set in the bitmap, and hashes[64k+j] to its hash, for k < n (b
+// holds two bytes more).
+func (l *literals) testMasks(b []byte, n int, masks []uint64, hashes []uint32) {
+	l.testMasksGeneric(b, n, masks, hashes)
+}
