@@ -322,7 +322,7 @@ func (l *literals) findRange(b []byte, lo, hi int, hits []hit) []hit {
 					r := int(l.rank4[w]) + bits.OnesCount64(l.bm4[w]&(1<<(q&63)-1))
 					a := &l.first4[r]
 					s := p - int(a.off)
-					if a.more != 0 || a.n > 8 || s < 0 || s+8 > len(b) {
+					if a.more > 1 || a.n > 8 || s < 0 || s+8 > len(b) {
 						j := int(l.by4[r])
 						hits = l.check(b, p, l.anchors4[j:j+1+int(a.more)], hits)
 						continue
@@ -333,6 +333,11 @@ func (l *literals) findRange(b []byte, lo, hi int, hits []hit) []hit {
 					}
 					hits = append(hits, hit{pat: int(a.pat), start: s})
 					hits = hits[:len(hits)-drop]
+					if a.more != 0 {
+						// A second keyword on the hash (one hash in
+						// eight or so).
+						hits = l.check(b, p, l.anchors4[int(l.by4[r])+1:][:1], hits)
+					}
 				}
 			}
 			i += 128 * n
