@@ -260,3 +260,83 @@ func TestTamperRecords(t *testing.T) {
 		}
 	})
 }
+
+// TestLiveWriterRefusesTruncatedLog checks that a writer that finds the log
+// shorter than it left it (its last records cut off while it was open)
+// refuses to append, rather than continuing the chain from the cut and
+// rewriting the checkpoint to vouch for it. A second writer's appends
+// still let it resume.
+func TestLiveWriterRefusesTruncatedLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(scratchDir(t), "audit.log")
+	w, err := Open(ctx, path, []byte(testKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for i := range 5 {
+		if _, err := w.Append(ctx, "exec", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := Open(ctx, path, []byte(testKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Append(ctx, "exec", "from another writer"); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	if _, err := w.Append(ctx, "exec", "resumes after the other writer"); err != nil {
+		t.Fatalf("append after another writer's: %v", err)
+	}
+
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	cut := len(data) - len(lines[len(lines)-2]) - len(lines[len(lines)-3])
+	if err := os.Truncate(path, int64(cut)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Append(ctx, "exec", "after the cut"); !errors.Is(err, ErrTampered) {
+		t.Fatalf("append on a cut log: %v, want ErrTampered", err)
+	}
+	if _, err := Verify(ctx, path, []byte(testKey)); !errors.Is(err, ErrTampered) {
+		t.Fatalf("verify after the cut and an append: %v, want ErrTampered", err)
+	}
+}
+
+// TestIdleWriterRefusesTruncatedLog is the case where the records cut off
+// were another writer's: the checkpoint that writer left tells.
+func TestIdleWriterRefusesTruncatedLog(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(scratchDir(t), "audit.log")
+	idle, err := Open(ctx, path, []byte(testKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	busy, err := Open(ctx, path, []byte(testKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		if _, err := busy.Append(ctx, "exec", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	busy.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	if err := os.Truncate(path, int64(len(data)-len(lines[len(lines)-2]))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := idle.Append(ctx, "exec", "after the cut"); !errors.Is(err, ErrTampered) {
+		t.Fatalf("append on a cut log: %v, want ErrTampered", err)
+	}
+}

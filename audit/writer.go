@@ -521,7 +521,7 @@ func (w *Writer) commitLocked(batch []*pending) error {
 	}
 	if fi.Size() != w.size {
 		// Another writer (process or Writer) appended since our last commit.
-		if err := w.loadTail(); err != nil {
+		if err := w.resume(fi.Size()); err != nil {
 			return fmt.Errorf("audit append: resume after a concurrent writer: %w", err)
 		}
 	}
@@ -556,6 +556,43 @@ func (w *Writer) commitLocked(batch []*pending) error {
 	}
 	if err := w.takeSyncErr(); err != nil {
 		return fmt.Errorf("audit append: %w: %w", ErrCheckpoint, err)
+	}
+	return nil
+}
+
+// resume reloads the chain's tail after another writer appended. Writers
+// only append, and each rewrites the checkpoint under the lock, so the log
+// has not shrunk, has no fewer records than this writer left, and its
+// checkpoint matches its tail (or is behind it, after a crash). Anything
+// else means records were cut off: continuing the chain from the cut would
+// make the checkpoint vouch for the cut log. The writer's own state is
+// then kept, so every later append fails too. Called under the file lock.
+func (w *Writer) resume(size int64) error {
+	oldSize, oldNext, oldLast := w.size, w.next, w.last
+	err := w.loadTail()
+	if err == nil {
+		err = w.checkResumed(size, oldSize, oldNext)
+	}
+	if err != nil {
+		w.size, w.next, w.last = oldSize, oldNext, oldLast
+	}
+	return err
+}
+
+func (w *Writer) checkResumed(size, oldSize int64, oldNext uint64) error {
+	if size < oldSize || w.next < oldNext {
+		return &ChainError{Serial: w.next, Reason: fmt.Sprintf("truncated: the log shrank from %d records (%d bytes) to %d (%d bytes) while open", oldNext, oldSize, w.next, size)}
+	}
+	cp, err := readCheckpoint(w.path, w.key)
+	switch {
+	case err != nil:
+		return err
+	case cp == nil:
+		return &ChainError{Serial: w.next, Reason: "the checkpoint was removed while the log was open"}
+	case cp.Records > w.next:
+		return &ChainError{Serial: w.next, Reason: fmt.Sprintf("truncated: the checkpoint records %d records, the log has %d", cp.Records, w.next)}
+	case cp.Records == w.next && cp.LastHMAC != w.last:
+		return &ChainError{Serial: w.next - 1, Reason: "the last record does not match the checkpoint"}
 	}
 	return nil
 }
