@@ -15,10 +15,11 @@ type classWords struct {
 	letter    uint64 // 'A'..'Z', 'a'..'z'
 	hexLetter uint64 // 'A'..'F', 'a'..'f'
 	token     uint64 // [A-Za-z0-9+/=_-], the alphabet of the entropy detector
+	rare      uint64 // rareBytes, which anchor the keyword prefilter's short keywords
 }
 
 // classChunk is how many 64-byte blocks are classified at once, on the
-// stack (3.5 KiB).
+// stack (4 KiB).
 const classChunk = 64
 
 // classifyGeneric is classify one byte at a time; it is the portable
@@ -49,6 +50,9 @@ func classifyGeneric(b []byte, out []classWords) {
 			}
 			if cl&clsToken != 0 {
 				w.token |= bit
+			}
+			if c == '$' || c == '\\' || c == '~' || c == '`' {
+				w.rare |= bit
 			}
 		}
 		out[k] = w
@@ -87,7 +91,11 @@ type classScan struct {
 	next          int       // data: events before next lie inside a match or a run already looked at
 	carry         uint64    // data: see dataEventMask
 	word          int       // the 64-byte words before word were classified
-	cw            [classChunk]classWords
+	// rarePos, when wantRare, collects the positions of rareBytes in the
+	// words classified, for the keyword prefilter (findRange).
+	wantRare bool
+	rarePos  []int
+	cw       [classChunk]classWords
 }
 
 // start begins a scan of b.
@@ -110,6 +118,11 @@ func (c *classScan) step(b []byte, hi int) {
 		for k := range c.cw[:m] {
 			w := &c.cw[k]
 			i := 64 * (c.word + k)
+			if c.wantRare {
+				for m := w.rare; m != 0; m &= m - 1 {
+					c.rarePos = append(c.rarePos, i+bits.TrailingZeros64(m))
+				}
+			}
 			if c.entropy {
 				c.lastEnd, c.run = entropyWord(b, i, w.token, c.lastEnd, c.run, c.emit)
 			}

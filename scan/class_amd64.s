@@ -15,6 +15,25 @@ DATA classEqual<>+0x00(SB)/8, $0x3d3d3d3d3d3d3d3d
 DATA classEqual<>+0x08(SB)/8, $0x3d3d3d3d3d3d3d3d
 GLOBL classEqual<>(SB), RODATA|NOPTR, $16
 
+// classRare holds 32 copies of each of the rare bytes (rareBytes).
+DATA classRare<>+0x00(SB)/8, $0x2424242424242424
+DATA classRare<>+0x08(SB)/8, $0x2424242424242424
+DATA classRare<>+0x10(SB)/8, $0x2424242424242424
+DATA classRare<>+0x18(SB)/8, $0x2424242424242424
+DATA classRare<>+0x20(SB)/8, $0x5c5c5c5c5c5c5c5c
+DATA classRare<>+0x28(SB)/8, $0x5c5c5c5c5c5c5c5c
+DATA classRare<>+0x30(SB)/8, $0x5c5c5c5c5c5c5c5c
+DATA classRare<>+0x38(SB)/8, $0x5c5c5c5c5c5c5c5c
+DATA classRare<>+0x40(SB)/8, $0x7e7e7e7e7e7e7e7e
+DATA classRare<>+0x48(SB)/8, $0x7e7e7e7e7e7e7e7e
+DATA classRare<>+0x50(SB)/8, $0x7e7e7e7e7e7e7e7e
+DATA classRare<>+0x58(SB)/8, $0x7e7e7e7e7e7e7e7e
+DATA classRare<>+0x60(SB)/8, $0x6060606060606060
+DATA classRare<>+0x68(SB)/8, $0x6060606060606060
+DATA classRare<>+0x70(SB)/8, $0x6060606060606060
+DATA classRare<>+0x78(SB)/8, $0x6060606060606060
+GLOBL classRare<>(SB), RODATA|NOPTR, $128
+
 #define SPLAT(c, X) \
 	MOVQ c, AX \
 	MOVQ AX, X \
@@ -22,9 +41,9 @@ GLOBL classEqual<>(SB), RODATA|NOPTR, $16
 
 // CLASSIFY16 fills the 16 bits at byte offset wo of each classWords field
 // from the 16 bytes at off(SI), in the order of the fields: digit, colon,
-// dash or dot, upper, letter, hex letter, token. X0 holds the bytes, X1
-// the bytes with bit 0x20 set (letters in lower case), X4 gathers the
-// token bytes. Registers: X5 '0'-1 and '.'+1 and '/', X6
+// dash or dot, upper, letter, hex letter, token, rare. X0 holds the
+// bytes, X1 the bytes with bit 0x20 set (letters in lower case), X4
+// gathers the token bytes, then the rare ones. Registers: X5 '0'-1 and '.'+1 and '/', X6
 // '9'+1 and ':', X7 '-'-1, X8 'A'-1, X9 'Z'+1, X10 0x20, X11 'a'-1, X12
 // 'z'+1, X13 'f'+1, X14 '-', X15 '_'.
 #define CLASSIFY16(off, wo) \
@@ -86,7 +105,20 @@ GLOBL classEqual<>(SB), RODATA|NOPTR, $16
 	PCMPEQB X0, X2 \
 	POR X2, X4 \
 	PMOVMSKB X4, AX \
-	MOVW AX, (6*8+wo)(DI)
+	MOVW AX, (6*8+wo)(DI) \
+	MOVOU classRare<>+0x00(SB), X4 \
+	PCMPEQB X0, X4 \
+	MOVOU classRare<>+0x20(SB), X2 \
+	PCMPEQB X0, X2 \
+	POR X2, X4 \
+	MOVOU classRare<>+0x40(SB), X2 \
+	PCMPEQB X0, X2 \
+	POR X2, X4 \
+	MOVOU classRare<>+0x60(SB), X2 \
+	PCMPEQB X0, X2 \
+	POR X2, X4 \
+	PMOVMSKB X4, AX \
+	MOVW AX, (7*8+wo)(DI)
 
 // func classifyBlocks(b *byte, n int, out *classWords)
 TEXT ·classifyBlocks(SB), NOSPLIT, $0-24
@@ -113,7 +145,7 @@ loop:
 	CLASSIFY16(32, 4)
 	CLASSIFY16(48, 6)
 	ADDQ $64, SI
-	ADDQ $56, DI
+	ADDQ $64, DI
 	DECQ CX
 	JNE loop
 
@@ -185,7 +217,16 @@ GLOBL classBytes<>(SB), RODATA|NOPTR, $16
 	VPCMPEQB classEqual32<>(SB), Y0, Y2 \
 	VPOR Y2, Y4, Y4 \
 	VPMOVMSKB Y4, AX \
-	MOVL AX, (6*8+wo)(DI)
+	MOVL AX, (6*8+wo)(DI) \
+	VPCMPEQB classRare<>+0x00(SB), Y0, Y2 \
+	VPCMPEQB classRare<>+0x20(SB), Y0, Y3 \
+	VPOR Y3, Y2, Y2 \
+	VPCMPEQB classRare<>+0x40(SB), Y0, Y3 \
+	VPOR Y3, Y2, Y2 \
+	VPCMPEQB classRare<>+0x60(SB), Y0, Y3 \
+	VPOR Y3, Y2, Y2 \
+	VPMOVMSKB Y2, AX \
+	MOVL AX, (7*8+wo)(DI)
 
 // func classifyBlocksAVX2(b *byte, n int, out *classWords)
 TEXT ·classifyBlocksAVX2(SB), NOSPLIT, $0-24
@@ -210,7 +251,7 @@ avxloop:
 	CLASSIFY32(0, 0)
 	CLASSIFY32(32, 4)
 	ADDQ $64, SI
-	ADDQ $56, DI
+	ADDQ $64, DI
 	DECQ CX
 	JNE avxloop
 

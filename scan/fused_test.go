@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kavach-go/kavach/scan/scancorpus"
@@ -68,13 +69,13 @@ func TestClassify(t *testing.T) {
 		}
 	}
 	var w [1]classWords
-	classifyGeneric([]byte("09:-.AZaz_+/=fF@[`{\x80\xb0\xba\xc1\xe1\xff ,G~gAbc0123456789012345678901234567890123"), w[:])
-	for j, c := range []byte("09:-.AZaz_+/=fF@[`{") {
+	classifyGeneric([]byte("09:-.AZaz_+/=fF@[`{$\\~\x80\xb0\xba\xc1\xe1\xff ,G~gAbc0123456789012345678901234567890"), w[:])
+	for j, c := range []byte("09:-.AZaz_+/=fF@[`{$\\~") {
 		cl := classes[c]
 		bit := func(m uint64) bool { return m>>j&1 == 1 }
 		if bit(w[0].digit) != isDigit(c) || bit(w[0].colon) != (c == ':') || bit(w[0].dashDot) != (c == '-' || c == '.') ||
 			bit(w[0].upper) != isUpper(c) || bit(w[0].letter) != isLetter(c) || bit(w[0].hexLetter) != (isLetter(c) && isHex(c)) ||
-			bit(w[0].token) != (cl&clsToken != 0) {
+			bit(w[0].token) != (cl&clsToken != 0) || bit(w[0].rare) != strings.ContainsRune(rareBytes, rune(c)) {
 			t.Fatalf("classifyGeneric(%q) = %+v", c, w[0])
 		}
 	}
@@ -211,11 +212,12 @@ func TestClassifyPaths(t *testing.T) {
 }
 
 // TestGatesChangeNothing checks that testing the rules' common conditions
-// once per keyword (engine.gates) gives the findings of calling every
-// rule, on the differential inputs, the labelled positives and the near
-// misses, and clean and mixed text.
+// once per keyword (engine.gates), and taking the rare bytes from
+// classify, give the findings of calling every rule on every keyword found
+// by bytes.IndexByte, on the differential inputs, the labelled positives
+// and the near misses, and clean and mixed text.
 func TestGatesChangeNothing(t *testing.T) {
-	defer func() { useGates = true }()
+	defer func() { useGates, useClassRare = true, true }()
 	inputs := fusedInputs(14, 5000)
 	for _, p := range truePositiveList(15, 2) {
 		inputs = append(inputs, []byte(p), []byte("x"+p), []byte(p+"_"))
@@ -225,12 +227,13 @@ func TestGatesChangeNothing(t *testing.T) {
 	}
 	mixed, _ := scancorpus.Mixed(1<<20, 1024, 17)
 	inputs = append(inputs, scancorpus.Clean(1<<20, 18), mixed,
-		[]byte("mount -o ro /dev/sda1 /mnt; Amount: 3; umount(x); mount\tfoo; password: 'hunter2hunter2' data subject"))
+		[]byte("mount -o ro /dev/sda1 /mnt; Amount: 3; umount(x); mount\tfoo; password: 'hunter2hunter2' data subject"),
+		append(bytes.Repeat([]byte("echo $(id) `id` cat ~/.ssh/id_rsa \\x41\\x42 ${HOME} "), 5000), "$(whoami)"...))
 	for _, s := range []Scanner{All(), Secrets(), Code(), Data()} {
 		for i, in := range inputs {
-			useGates = true
+			useGates, useClassRare = true, true
 			got := s.Scan(in)
-			useGates = false
+			useGates, useClassRare = false, false
 			want := s.Scan(in)
 			if !slices.Equal(got, want) {
 				t.Fatalf("%s, input %d %q:\n gated %v\n all rules %v", s.Name(), i, in, got, want)

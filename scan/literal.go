@@ -276,14 +276,18 @@ type hit struct {
 // find appends every keyword occurrence in b to hits. The hits are not
 // ordered: rules look at each on its own, and the engine orders the
 // findings, which are far fewer.
-func (l *literals) find(b []byte, hits []hit) []hit { return l.findRange(b, 0, len(b), hits) }
+func (l *literals) find(b []byte, hits []hit) []hit { return l.findRange(b, 0, len(b), hits, nil, 0) }
 
 // findRange appends the keyword occurrences that find reports in b at the
 // positions in [lo, hi) of their anchors, where lo is even: ranges that
 // cover b find every occurrence once. A keyword may start before lo or
 // end after hi; the rare-byte keywords are found from their rare byte,
 // the three-byte ones that end b in the range that ends at len(b).
-func (l *literals) findRange(b []byte, lo, hi int, hits []hit) []hit {
+//
+// rare lists the positions of rareBytes in [lo, rareEnd), which the
+// caller found already (classify does, see engine.Scan); findRange looks
+// for the others.
+func (l *literals) findRange(b []byte, lo, hi int, hits []hit, rare []int, rareEnd int) []hit {
 	bm := &l.bm4
 	i := lo
 	// Positions tested in the loops below are before end; each reads
@@ -370,8 +374,11 @@ func (l *literals) findRange(b []byte, lo, hi int, hits []hit) []hit {
 			hits = append(hits, hit{pat: pi, start: s})
 		}
 	}
+	for _, p := range rare {
+		hits = l.check(b, p, l.rare[b[p]], hits)
+	}
 	for c, as := range l.rare {
-		for off := lo; ; {
+		for off := max(lo, min(rareEnd, hi)); ; {
 			j := bytes.IndexByte(b[off:hi], c)
 			if j < 0 {
 				break

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kavach-go/kavach/scan/scancorpus"
@@ -189,7 +190,14 @@ func TestFindRanges(t *testing.T) {
 		var got []hit
 		for lo := 0; lo < len(in); {
 			hi := min(len(in), lo+2*r.IntN(3000))
-			got = l.findRange(in, lo, hi, got)
+			var rare []int
+			rareEnd := lo + 64*r.IntN((hi-lo)/64+1)
+			for p := lo; p < rareEnd; p++ {
+				if strings.IndexByte(rareBytes, in[p]) >= 0 {
+					rare = append(rare, p)
+				}
+			}
+			got = l.findRange(in, lo, hi, got, rare, rareEnd)
 			lo = hi
 		}
 		sortHits(got)

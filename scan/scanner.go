@@ -51,8 +51,9 @@ type gate struct {
 	follows           *[256]bool // nil: any byte
 }
 
-// useGates turns the gates on; the tests turn them off to compare.
-var useGates = true
+// useGates turns the gates on, and useClassRare the rare bytes found by
+// classify; the tests turn them off to compare.
+var useGates, useClassRare = true, true
 
 // pass is a detector that does not hang off keywords (entropy, digits).
 type pass func(b []byte, emit func(Finding))
@@ -146,13 +147,23 @@ func (e *engine) Scan(b []byte) []Finding {
 	}
 	for lo := 0; lo < len(b) || lo == 0; lo += scanBlock {
 		hi := min(len(b), lo+scanBlock)
-		hits := e.lits.findRange(b, lo, hi, (*hp)[:0])
+		// The class pass goes first: its classification finds the rare
+		// bytes of the keyword prefilter on the way, which would
+		// otherwise take one more pass per byte.
+		var rare []int
+		rareEnd := 0
+		if cs != nil {
+			cs.rarePos = cs.rarePos[:0]
+			cs.wantRare = useClassRare
+			cs.step(b, hi)
+			if useClassRare {
+				rare, rareEnd = cs.rarePos, 64*cs.word
+			}
+		}
+		hits := e.lits.findRange(b, lo, hi, (*hp)[:0], rare, rareEnd)
 		*hp = hits
 		for _, h := range hits {
 			out = e.match(b, h, out)
-		}
-		if cs != nil {
-			cs.step(b, hi)
 		}
 	}
 	if cs != nil {
