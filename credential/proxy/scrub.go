@@ -2,8 +2,12 @@ package proxy
 
 import (
 	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 )
 
@@ -69,6 +73,33 @@ func scrubHeader(h http.Header, needles [][]byte) {
 			}
 		}
 	}
+}
+
+// decodeForScrub makes resp's body plain bytes that can be scrubbed. The
+// proxy asks for an identity response; an upstream that compresses anyway
+// would carry an echoed credential past the scrub. gzip is decoded (the
+// body is then sent without a length); any other coding is an error.
+func decodeForScrub(resp *http.Response) error {
+	ce := strings.ToLower(strings.TrimSpace(strings.Join(resp.Header.Values("Content-Encoding"), ",")))
+	switch ce {
+	case "", "identity":
+		return nil
+	case "gzip", "x-gzip":
+	default:
+		return fmt.Errorf("the response is %s-encoded although the proxy asked for identity; it cannot be scrubbed of the credential", sanitize(ce))
+	}
+	zr, err := gzip.NewReader(resp.Body)
+	switch {
+	case errors.Is(err, io.EOF):
+		resp.Body, resp.ContentLength = http.NoBody, 0
+	case err != nil:
+		return fmt.Errorf("the response's gzip body is malformed: %w", err)
+	default:
+		resp.Body, resp.ContentLength = io.NopCloser(zr), -1
+	}
+	resp.Header.Del("Content-Encoding")
+	resp.Header.Del("Content-Length")
+	return nil
 }
 
 // scrubString returns s with the needles masked.

@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"net"
@@ -172,6 +173,59 @@ func TestScrubEchoOutsideBody(t *testing.T) {
 			for _, ev := range s.ev.list() {
 				if strings.Contains(fmt.Sprintf("%+v", ev), testToken) {
 					t.Fatalf("the credential is in an event: %+v", ev)
+				}
+			}
+		})
+	}
+}
+
+// TestScrubCompressedEcho checks that an upstream which compresses its
+// response although the proxy asked for none does not hand the credential
+// back inside the compressed bytes: gzip is decoded and scrubbed, other
+// codings are refused.
+func TestScrubCompressedEcho(t *testing.T) {
+	for _, coding := range []string{"gzip", "br"} {
+		t.Run(coding, func(t *testing.T) {
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var buf bytes.Buffer
+				zw := gzip.NewWriter(&buf)
+				fmt.Fprintf(zw, "you sent %q", r.Header.Get("Authorization"))
+				zw.Close()
+				w.Header().Set("Content-Encoding", coding)
+				w.Header().Set("Content-Length", fmt.Sprint(buf.Len()))
+				w.Write(buf.Bytes())
+			}))
+			defer up.Close()
+			s := startProxy(t, Config{
+				Allow:   []string{fmt.Sprintf("127.0.0.1:%d", port(t, up.URL))},
+				Headers: []credential.Header{newHeader(t, "127.0.0.1", 0, "Authorization", "Bearer "+testToken)},
+			})
+			// The client asks for nothing and decodes nothing: it sees the
+			// bytes the proxy sends.
+			c := s.client(nil)
+			c.Transport.(*http.Transport).DisableCompression = true
+			resp, err := c.Get(up.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if zr, err := gzip.NewReader(bytes.NewReader(body)); err == nil {
+				if plain, err := io.ReadAll(zr); err == nil {
+					body = plain
+				}
+			}
+			if strings.Contains(string(body), testToken) {
+				t.Fatalf("the credential came back compressed: %q", body)
+			}
+			switch coding {
+			case "gzip":
+				if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Encoding") != "" || !strings.Contains(string(body), "you sent \"*****") {
+					t.Fatalf("status %d, Content-Encoding %q, body %q", resp.StatusCode, resp.Header.Get("Content-Encoding"), body)
+				}
+			default:
+				if resp.StatusCode != http.StatusBadGateway {
+					t.Fatalf("status %d, want 502 for a coding the proxy cannot scrub", resp.StatusCode)
 				}
 			}
 		})

@@ -241,10 +241,19 @@ func (cc *conn) handle(ctx context.Context, req *http.Request) bool {
 		return false
 	}
 	defer resp.Body.Close()
+	removeHopHeaders(resp.Header)
+	if len(needles) > 0 && bodyAllowed(req.Method, resp.StatusCode) {
+		if err := decodeForScrub(resp); err != nil {
+			ev.Allowed = true
+			ev.Status, ev.Reason = http.StatusBadGateway, "upstream: "+err.Error()
+			cc.p.emit(ev)
+			writeRefusal(cc.bw, http.StatusBadGateway, ev.Reason)
+			return false
+		}
+	}
 	ev.Allowed, ev.Status = true, resp.StatusCode
 	cc.p.emit(ev)
 
-	removeHopHeaders(resp.Header)
 	keep := !req.Close && !resp.Close && (resp.ContentLength >= 0 || chunked(resp.TransferEncoding) || !bodyAllowed(req.Method, resp.StatusCode))
 	resp.Close = !keep
 	if deadline, ok := rctx.Deadline(); ok {
