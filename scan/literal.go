@@ -23,11 +23,15 @@ import (
 // times faster than a DFA walk, whose every step waits for the previous
 // state (RATIONALE: "Why not an Aho-Corasick library?"); nor does it
 // branch on a test's result (testBlocks), which in text is too often true
-// to be predicted.
+// to be predicted. With AVX2, the tests of 128 bytes go into one mask
+// word, eight at a time by a gather from the bitmap (testMasks), and the
+// usual candidate (one or two keywords of at most eight bytes on its
+// hash) is compared inline, without a branch on the result either.
 //
 // Shorter keywords fit the same loop in two ways. One with a byte that is
-// rare in text ('$', '\\', '~', '`') is found with bytes.IndexByte on that
-// byte, which is vectorised. A three-byte one is indexed by itself (for
+// rare in text ('$', '\\', '~', '`') is found from that byte: the engine's
+// classification marks them (classWords.rare), and bytes.IndexByte,
+// which is vectorised, finds the others. A three-byte one is indexed by itself (for
 // even positions) and by its last two bytes and each byte that may follow
 // (every printable ASCII byte, tab, newline and return; for odd positions).
 // Such a keyword at an odd position followed by any other byte (a control
