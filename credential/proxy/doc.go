@@ -35,9 +35,11 @@
 // certificate. The sandbox trusts the CA through the files and variables
 // that SandboxSetup (Env, CA.Bundle) provides; it never gets the CA's key. Responses to
 // requests with an injected header are scrubbed of the credential (each
-// occurrence replaced by as many '*'), so an upstream that echoes request
-// headers cannot hand it back; the proxy asks for identity encoding so
-// that the scrub sees plain bytes. CONNECT to a
+// occurrence replaced by as many '*'): status line, headers, body,
+// trailers and the text of an upstream error, so an upstream that echoes
+// request headers cannot hand it back. The proxy asks for identity
+// encoding so that the scrub sees plain bytes, decodes a gzip body sent
+// anyway and refuses any other coding (502). CONNECT to a
 // host without a rule is a plain tunnel: the proxy checks the target and
 // then relays bytes it cannot read.
 //
