@@ -38,3 +38,10 @@ func BenchmarkScanCodeClean(b *testing.B)    { benchScan(b, Code(), benchClean()
 func BenchmarkScanDataClean(b *testing.B)    { benchScan(b, Data(), benchClean()) }
 func BenchmarkScanAllClean(b *testing.B)     { benchScan(b, All(), benchClean()) }
 func BenchmarkScanAllMixed(b *testing.B)     { benchScan(b, All(), benchMixed()) }
+
+// BenchmarkScanAllSmall scans the output of one small command, as the
+// gate does after most execs: fixed costs per call show here.
+func BenchmarkScanAllSmall(b *testing.B) {
+	benchScan(b, All(), []byte("build ok: 12 tests passed in 0.31s\nINFO server started on port 8080 at 2026-01-02T03:04:05Z\n"+
+		"warning: unused variable x in ./src/main.go:42\n"))
+}

@@ -73,8 +73,9 @@ func classifyGeneric(b []byte, out []classWords) {
 // them, are touched once by both (RATIONALE: "Why is the clean-text path
 // fused?").
 func classPass(b []byte, entropy, data bool, emit func(Finding)) {
+	var cw [classChunk]classWords
 	var c classScan
-	c.start(b, entropy, data, emit)
+	c.start(b, entropy, data, emit, &cw)
 	c.step(b, len(b))
 	c.finish(b)
 }
@@ -95,12 +96,12 @@ type classScan struct {
 	// words classified, for the keyword prefilter (findRange).
 	wantRare bool
 	rarePos  []int
-	cw       [classChunk]classWords
+	cw       *[classChunk]classWords // room for the classes of a chunk
 }
 
-// start begins a scan of b.
-func (c *classScan) start(b []byte, entropy, data bool, emit func(Finding)) {
-	*c = classScan{entropy: entropy, data: data, emit: emit}
+// start begins a scan of b, with cw as room for the classes.
+func (c *classScan) start(b []byte, entropy, data bool, emit func(Finding), cw *[classChunk]classWords) {
+	*c = classScan{entropy: entropy, data: data, emit: emit, cw: cw}
 	if data {
 		emails(b, c.emitData)
 	}

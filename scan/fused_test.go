@@ -189,7 +189,7 @@ func TestClassScanSteps(t *testing.T) {
 		want := collect(entropyDataPass, in)
 		var got []Finding
 		var c classScan
-		c.start(in, true, true, func(f Finding) { got = append(got, f) })
+		c.start(in, true, true, func(f Finding) { got = append(got, f) }, new([classChunk]classWords))
 		for hi := 0; hi < len(in); hi += r.IntN(200) {
 			c.step(in, hi)
 		}

@@ -280,7 +280,17 @@ type hit struct {
 // find appends every keyword occurrence in b to hits. The hits are not
 // ordered: rules look at each on its own, and the engine orders the
 // findings, which are far fewer.
-func (l *literals) find(b []byte, hits []hit) []hit { return l.findRange(b, 0, len(b), hits, nil, 0) }
+func (l *literals) find(b []byte, hits []hit) []hit {
+	return l.findRange(b, 0, len(b), hits, nil, 0, new(findScratch))
+}
+
+// findScratch is room for findRange's masks and hashes, kept by the
+// engine's scratch (see scanScratch) so that a small Scan does not clear
+// 8 KiB on every call.
+type findScratch struct {
+	masks  [findChunk / 16]uint64
+	hashes [findChunk * 4]uint32
+}
 
 // findRange appends the keyword occurrences that find reports in b at the
 // positions in [lo, hi) of their anchors, where lo is even: ranges that
@@ -291,7 +301,7 @@ func (l *literals) find(b []byte, hits []hit) []hit { return l.findRange(b, 0, l
 // rare lists the positions of rareBytes in [lo, rareEnd), which the
 // caller found already (classify does, see engine.Scan); findRange looks
 // for the others.
-func (l *literals) findRange(b []byte, lo, hi int, hits []hit, rare []int, rareEnd int) []hit {
+func (l *literals) findRange(b []byte, lo, hi int, hits []hit, rare []int, rareEnd int, fs *findScratch) []hit {
 	bm := &l.bm4
 	i := lo
 	// Positions tested in the loops below are before end; each reads
@@ -307,8 +317,7 @@ func (l *literals) findRange(b []byte, lo, hi int, hits []hit, rare []int, rareE
 		// testMasks tests the 3-grams at the 64 even positions of 128
 		// bytes into one word; the bits set, few in text, are looked at
 		// one by one.
-		var masks [findChunk / 16]uint64
-		var hashes [findChunk * 4]uint32
+		masks, hashes := &fs.masks, &fs.hashes
 		for i+128 <= end {
 			n := min(len(masks), (end-i)/128)
 			l.testMasks(b[i:], n, masks[:n], hashes[:64*n])

@@ -197,7 +197,7 @@ func TestFindRanges(t *testing.T) {
 					rare = append(rare, p)
 				}
 			}
-			got = l.findRange(in, lo, hi, got, rare, rareEnd)
+			got = l.findRange(in, lo, hi, got, rare, rareEnd, new(findScratch))
 			lo = hi
 		}
 		sortHits(got)

@@ -135,15 +135,17 @@ const scanBlock = 128 << 10
 // Scan implements Scanner.
 func (e *engine) Scan(b []byte) []Finding {
 	var out []Finding
-	hp := hitPool.Get().(*[]hit)
-	defer func() { *hp = (*hp)[:0]; hitPool.Put(hp) }()
+	sc := scratchPool.Get().(*scanScratch)
+	defer func() { sc.hits = sc.hits[:0]; scratchPool.Put(sc) }()
 	var cs *classScan
 	if e.entropy || e.data {
 		cs = new(classScan)
 		cs.start(b, e.entropy, e.data, func(f Finding) {
 			f.Evidence = evidence(b[f.Start:f.End])
 			out = append(out, f)
-		})
+		}, &sc.cw)
+		cs.rarePos = sc.rarePos[:0]
+		defer func() { sc.rarePos = cs.rarePos[:0] }()
 	}
 	for lo := 0; lo < len(b) || lo == 0; lo += scanBlock {
 		hi := min(len(b), lo+scanBlock)
@@ -160,8 +162,8 @@ func (e *engine) Scan(b []byte) []Finding {
 				rare, rareEnd = cs.rarePos, 64*cs.word
 			}
 		}
-		hits := e.lits.findRange(b, lo, hi, (*hp)[:0], rare, rareEnd)
-		*hp = hits
+		hits := e.lits.findRange(b, lo, hi, sc.hits[:0], rare, rareEnd, &sc.find)
+		sc.hits = hits
 		for _, h := range hits {
 			out = e.match(b, h, out)
 		}
@@ -202,9 +204,19 @@ func (e *engine) match(b []byte, h hit, out []Finding) []Finding {
 	return out
 }
 
-// hitPool recycles the keyword hit slices of Scan, which grow with the
-// input and would otherwise be reallocated on every call.
-var hitPool = sync.Pool{New: func() any { return new([]hit) }}
+// scanScratch is the room Scan works in: the keyword hits and the rare
+// bytes of a block, which grow with the input and would otherwise be
+// reallocated on every call, and the buffers of the prefilter and the
+// classification, which would otherwise be cleared on every call (12 KiB,
+// more than a small Scan costs otherwise).
+type scanScratch struct {
+	hits    []hit
+	rarePos []int
+	find    findScratch
+	cw      [classChunk]classWords
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scanScratch) }}
 
 // normalize orders findings by start (longer first, then more severe) and
 // drops a finding whose span lies inside one already kept from the same
