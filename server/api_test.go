@@ -241,6 +241,7 @@ func TestAPIErrors(t *testing.T) {
 		{"unknown policy field", "POST", "/v1/sandboxes", `{"policy":{"seccomp":true}}`, 400, "invalid_policy"},
 		{"host mount", "POST", "/v1/sandboxes", `{"policy":{"mounts":[{"source":"/etc","target":"/x","read_only":true}]}}`, 403, "forbidden_policy"},
 		{"data dir", "POST", "/v1/sandboxes", `{"policy":{"data_dir":"/root"}}`, 403, "forbidden_policy"},
+		{"host network", "POST", "/v1/sandboxes", `{"policy":{"network":{"enabled":true}}}`, 403, "forbidden_policy"},
 		{"unknown backend", "POST", "/v1/sandboxes", `{"backend":"chroot"}`, 400, "invalid_config"},
 		{"unavailable backend", "POST", "/v1/sandboxes", `{"backend":"tdx"}`, 422, "backend_unavailable"},
 		{"negative cpus", "POST", "/v1/sandboxes", `{"limits":{"cpus":-1}}`, 400, "invalid_policy"},
@@ -507,4 +508,25 @@ func FuzzCheckName(f *testing.F) {
 			t.Errorf("checkName accepted %q (clean %q)", name, clean)
 		}
 	})
+}
+
+// TestHostNetworkPolicy: a client may route egress to allowed_hosts
+// through the proxy, but shares the host's network only when the
+// operator allows it.
+func TestHostNetworkPolicy(t *testing.T) {
+	host := map[string]any{"policy": map[string]any{"network": map[string]any{"enabled": true}}}
+	proxied := map[string]any{"policy": map[string]any{"network": map[string]any{"enabled": true, "allowed_hosts": []string{"api.example.com"}}}}
+	ts := startServer(t, Options{})
+	if r := do(t, ts.client, "POST", ts.base+"/v1/sandboxes", host); r.status != 403 || r.errCode(t) != "forbidden_policy" {
+		t.Errorf("host network by default: %d %s", r.status, r.body)
+	}
+	// The test's noop backend cannot host the proxy (422); what matters
+	// is that the server does not forbid the policy.
+	if r := do(t, ts.client, "POST", ts.base+"/v1/sandboxes", proxied); r.status == 403 {
+		t.Errorf("egress to allowed_hosts refused: %d %s", r.status, r.body)
+	}
+	ts = startServer(t, Options{AllowHostNetwork: true})
+	if r := do(t, ts.client, "POST", ts.base+"/v1/sandboxes", host); r.status != 201 {
+		t.Errorf("host network when allowed: %d %s", r.status, r.body)
+	}
 }

@@ -28,5 +28,9 @@
 //
 // Client-supplied policies may not bind host paths (mounts, data_dir)
 // unless Options.AllowHostMounts is set: a remote client must not be able
-// to choose which host directories a sandbox sees.
+// to choose which host directories a sandbox sees. Nor may they share the
+// host's network (network.enabled without allowed_hosts) unless
+// Options.AllowHostNetwork is set: from there a sandbox reaches the
+// host's loopback services, this server's among them. Egress to
+// allowed_hosts, through kavach's proxy, is always allowed.
 package server

@@ -105,6 +105,14 @@ func (s *Server) resolvePolicy(raw json.RawMessage) (policy.Policy, error) {
 	if !s.opts.AllowHostMounts && (len(p.Mounts) > 0 || p.DataDir != "") {
 		return p, fmt.Errorf("%w: mounts and data_dir bind host paths", ErrForbiddenPolicy)
 	}
+	// network.enabled without allowed_hosts is the host's network: its
+	// loopback services (this server among them, when it listens on
+	// loopback without a token) and everything it can route to. Egress
+	// through an allowlist (allowed_hosts) goes through kavach's proxy in
+	// a private namespace and stays allowed.
+	if !s.opts.AllowHostNetwork && p.Network.Enabled && len(p.Network.AllowedHosts) == 0 {
+		return p, fmt.Errorf("%w: network.enabled without allowed_hosts shares the host's network", ErrForbiddenPolicy)
+	}
 	return p, nil
 }
 

@@ -75,6 +75,10 @@ type Options struct {
 	// AllowHostMounts lets clients' policies bind host paths (mounts,
 	// data_dir). Off by default.
 	AllowHostMounts bool
+	// AllowHostNetwork lets clients' policies share the host's network
+	// (network.enabled without allowed_hosts). Off by default; egress to
+	// allowed_hosts through kavach's proxy is always allowed.
+	AllowHostNetwork bool
 	// Tokens, when set, are the bearer tokens clients must present on
 	// every request (on every listener). A token's Name is the client's
 	// identity.

@@ -25,25 +25,26 @@ import (
 func init() { register(newServeCmd) }
 
 type serveFlags struct {
-	listen          string
-	tokenFile       string
-	mcpStdio        bool
-	backend         string
-	policy          string
-	maxSandboxes    int
-	idleTTL         time.Duration
-	maxBody         string
-	maxFile         string
-	maxTimeout      time.Duration
-	workRoot        string
-	allowHostMounts bool
-	auditLog        string
-	auditKey        string
-	quarantineDir   string
-	threatState     string
-	shutdownTimeout time.Duration
-	logFormat       string
-	logLevel        string
+	listen           string
+	tokenFile        string
+	mcpStdio         bool
+	backend          string
+	policy           string
+	maxSandboxes     int
+	idleTTL          time.Duration
+	maxBody          string
+	maxFile          string
+	maxTimeout       time.Duration
+	workRoot         string
+	allowHostMounts  bool
+	allowHostNetwork bool
+	auditLog         string
+	auditKey         string
+	quarantineDir    string
+	threatState      string
+	shutdownTimeout  time.Duration
+	logFormat        string
+	logLevel         string
 }
 
 func newServeCmd() *cobra.Command {
@@ -81,6 +82,7 @@ kills the rest, destroys every sandbox and closes the audit log.`,
 	fl.DurationVar(&f.maxTimeout, "max-timeout", server.DefaultMaxTimeout, "largest exec timeout a client may ask for")
 	fl.StringVar(&f.workRoot, "work-root", "", "directory for the sandboxes' workdirs (default the temp dir)")
 	fl.BoolVar(&f.allowHostMounts, "allow-host-mounts", false, "let clients' policies bind host paths (mounts, data_dir)")
+	fl.BoolVar(&f.allowHostNetwork, "allow-host-network", false, "let clients' policies share the host's network (network.enabled without allowed_hosts)")
 	fl.StringVar(&f.auditLog, "audit-log", "", "append every event to this HMAC-chained audit log (needs --audit-key-file)")
 	fl.StringVar(&f.auditKey, "audit-key-file", "", "file holding the audit log's HMAC key")
 	fl.StringVar(&f.quarantineDir, "quarantine-dir", "", "where quarantined output is stored (default $XDG_DATA_HOME/kavach/quarantine)")
@@ -139,7 +141,7 @@ func serveOptions(f *serveFlags) (server.Options, error) {
 	o = server.Options{
 		DefaultBackend: f.backend, DefaultPolicy: &p, MaxSandboxesPerClient: f.maxSandboxes,
 		IdleTTL: ttl, MaxBodyBytes: mb, MaxFileBytes: mf, MaxTimeout: f.maxTimeout,
-		WorkRoot: f.workRoot, AllowHostMounts: f.allowHostMounts,
+		WorkRoot: f.workRoot, AllowHostMounts: f.allowHostMounts, AllowHostNetwork: f.allowHostNetwork,
 	}
 	if f.tokenFile != "" {
 		if o.Tokens, err = server.LoadTokens(f.tokenFile); err != nil {
