@@ -7,7 +7,8 @@
 // concurrent use. Secrets, Code and Data return the three scanners; All
 // returns one scanner that runs the three behind a single prefilter pass and
 // is what the gate uses by default. Stream runs any scanner over an
-// io.Reader in bounded memory.
+// io.Reader in bounded memory, and StreamBytes over bytes in place (a
+// mapped file, see package mapfile).
 //
 // # Rules
 //
