@@ -2,13 +2,15 @@
 
 #include "textflag.h"
 
-// tritShuf builds, in each 128-bit lane, the four 3-grams at the even
-// offsets 0, 2, 4 and 6 of the lane's first nine bytes as dwords whose top
-// byte is zero.
+// tritShuf builds the four 3-grams at the even offsets 0, 2, 4 and 6 of
+// bytes 0..8 of the low lane, which holds bytes 0..15 of the 16, and those
+// at offsets 8, 10, 12 and 14 from bytes 7..15 of the high lane, which
+// holds bytes 1..16 (so that no load reads past byte 16, the last one
+// needed), as dwords whose top byte is zero.
 DATA tritShuf<>+0x00(SB)/8, $0x8004030280020100
 DATA tritShuf<>+0x08(SB)/8, $0x8008070680060504
-DATA tritShuf<>+0x10(SB)/8, $0x8004030280020100
-DATA tritShuf<>+0x18(SB)/8, $0x8008070680060504
+DATA tritShuf<>+0x10(SB)/8, $0x800b0a0980090807
+DATA tritShuf<>+0x18(SB)/8, $0x800f0e0d800d0c0b
 GLOBL tritShuf<>(SB), RODATA|NOPTR, $32
 
 DATA tritConst<>+0x00(SB)/4, $0x00202020
@@ -20,7 +22,7 @@ GLOBL tritConst<>(SB), RODATA|NOPTR, $12
 //
 // findMasksAVX2 is literals.testMasks with AVX2: 16 bytes at a time, the
 // 3-grams at their eight even offsets are built by one byte shuffle (the
-// lanes hold bytes 0..15 and 8..23), hashed as triHash does by an OR, a
+// lanes hold bytes 0..15 and 1..16), hashed as triHash does by an OR, a
 // multiplication and a shift, and their bits fetched from the bitmap by
 // one gather; the eight results go into the mask word a byte at a time,
 // the eight hashes to hashes.
@@ -43,7 +45,7 @@ word:
 
 group:
 	VMOVDQU (SI), X0
-	VINSERTI128 $1, 8(SI), Y0, Y0
+	VINSERTI128 $1, 1(SI), Y0, Y0
 	VPSHUFB Y8, Y0, Y0
 	VPOR Y9, Y0, Y0
 	VPMULLD Y10, Y0, Y0
