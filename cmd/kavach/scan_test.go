@@ -113,3 +113,20 @@ func TestScanFileMatchesStdin(t *testing.T) {
 		t.Fatalf("fifo: exit %d, stderr %q, report same as stdin: %v", codeP, errP, outP == outIn)
 	}
 }
+
+// TestScanFilePageMultiple scans a file whose size is a multiple of the
+// page size: the mapping ends where the file does, so any read past the
+// input would fault and fail the scan.
+func TestScanFilePageMultiple(t *testing.T) {
+	line := "build ok, 12 tests passed in 0.3s; see ./src/main.go:42 for $HOME\n"
+	b := []byte(strings.Repeat(line, 4*os.Getpagesize()))[:4*os.Getpagesize()]
+	p := filepath.Join(t.TempDir(), "out.txt")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	codeF, outF, errF := run(t, "", "scan", "--json", p)
+	codeIn, outIn, _ := run(t, string(b), "scan", "--json", "-")
+	if codeF != codeIn || outF != outIn || errF != "" {
+		t.Fatalf("file: exit %d, stderr %q; stdin: exit %d; same report: %v", codeF, errF, codeIn, outF == outIn)
+	}
+}
