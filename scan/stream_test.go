@@ -68,8 +68,8 @@ func TestStreamBytesMatchesStream(t *testing.T) {
 		want = append(want, f)
 		return nil
 	})
-	if err != nil || n != int64(len(in)) {
-		t.Fatalf("Stream: n=%d err=%v", n, err)
+	if err != nil || n != int64(len(in)) || len(want) < 100 {
+		t.Fatalf("Stream: n=%d err=%v, %d findings", n, err, len(want))
 	}
 	for _, window := range []int{streamChunk, bytesWindow, 1 << 20} {
 		var got []Finding
