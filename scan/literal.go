@@ -29,10 +29,10 @@ import (
 // hash) is compared inline, without a branch on the result either.
 //
 // Shorter keywords fit the same loop in two ways. One with a byte that is
-// rare in text ('$', '\\', '~', '`') is found from that byte: the engine's
-// classification marks them (classWords.rare), and bytes.IndexByte,
-// which is vectorised, finds the others. A three-byte one is indexed by itself (for
-// even positions) and by its last two bytes and each byte that may follow
+// rare in text ('$', '\\', '~', '`') is found from that byte: the
+// engine's classification marks them (classWords.rare), and
+// bytes.IndexByte, which is vectorised, finds the others. A three-byte one
+// is indexed by itself (for even positions) and by its last two bytes and each byte that may follow
 // (every printable ASCII byte, tab, newline and return; for odd positions).
 // Such a keyword at an odd position followed by any other byte (a control
 // character, a non-ASCII byte, or a byte none of its rules accepts there)
@@ -330,10 +330,11 @@ func (l *literals) findRange(b []byte, lo, hi int, hits []hit, rare []int, rareE
 				for ; m != 0; m &= m - 1 {
 					j := bits.TrailingZeros64(m)
 					p := i + 128*k + 2*j
-					// check, inlined for the usual case: one keyword
-					// of at most eight bytes on the hash, fully inside
-					// b. The hit is appended whatever the compare says
-					// and dropped when it fails (see check).
+					// check, inlined for the usual case: one or two
+					// keywords on the hash, the first of at most eight
+					// bytes and fully inside b. The hit is appended
+					// whatever the compare says and dropped when it
+					// fails (see check).
 					q := hashes[64*k+j]
 					w := q >> 6
 					r := int(l.rank4[w]) + bits.OnesCount64(l.bm4[w]&(1<<(q&63)-1))
