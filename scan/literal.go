@@ -32,8 +32,9 @@ import (
 // rare in text ('$', '\\', '~', '`') is found from that byte: the
 // engine's classification marks them (classWords.rare), and
 // bytes.IndexByte, which is vectorised, finds the others. A three-byte one
-// is indexed by itself (for even positions) and by its last two bytes and each byte that may follow
-// (every printable ASCII byte, tab, newline and return; for odd positions).
+// is indexed by itself (for even positions) and by its last two bytes and
+// each byte that may follow (every printable ASCII byte, tab, newline and
+// return; for odd positions).
 // Such a keyword at an odd position followed by any other byte (a control
 // character, a non-ASCII byte, or a byte none of its rules accepts there)
 // is not found; one that ends the input is checked on its own.
