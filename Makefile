@@ -17,8 +17,11 @@ build:
 # The whole suite. Tests that need root, a runtime binary or a kernel
 # feature skip with the reason when it is missing; KAVACH_TEST_STRICT=1
 # (set by .ci/run) turns those skips into failures.
+# The scanners' pure-Go fallbacks (other architectures, -tags purego)
+# are tested too: on amd64 the default build runs the assembly.
 test:
 	$(GO) test $(TESTFLAGS) $(PKGS)
+	$(GO) test $(TESTFLAGS) -tags purego ./scan/...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
