@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -79,10 +80,7 @@ func runAuditVerify(cmd *cobra.Command, file string, f *auditVerifyFlags) error 
 		return err
 	}
 	defer clear(key)
-	if fi, err := os.Stat(f.keyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		// Whoever can read the key can rewrite the whole chain undetected.
-		fmt.Fprintf(cmd.ErrOrStderr(), "kavach: warning: key file %s is accessible by group or others (mode %v)\n", f.keyFile, fi.Mode().Perm())
-	}
+	warnLooseKey(cmd.ErrOrStderr(), f.keyFile)
 	rep, err := audit.Verify(cmd.Context(), file, key)
 	var ce *audit.ChainError
 	if err != nil && !errors.As(err, &ce) {
@@ -124,4 +122,13 @@ func runAuditVerify(cmd *cobra.Command, file string, f *auditVerifyFlags) error 
 		return exitCode(exitAuditTampered, ce)
 	}
 	return exitCode(exitAuditIntact, nil)
+}
+
+// warnLooseKey warns when an audit key file can be read by group or
+// others: whoever can read the key can rewrite the whole chain
+// undetected.
+func warnLooseKey(w io.Writer, path string) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(w, "kavach: warning: key file %s is accessible by group or others (mode %v)\n", path, fi.Mode().Perm())
+	}
 }

@@ -183,9 +183,21 @@ func TestRunAuditLog(t *testing.T) {
 	if _, err := audit.Verify(t.Context(), logFile, key); err != nil {
 		t.Errorf("verify: %v", err)
 	}
+	if strings.Contains(stderr, "warning") {
+		t.Errorf("a 0600 key file drew a warning: %q", stderr)
+	}
 	code, _, stderr = run(t, "", "run", "-b", "noop", "--audit-log", logFile, "--", "true")
 	if code != 125 || !strings.Contains(stderr, "--audit-key-file") {
 		t.Errorf("log without key: %d %q", code, stderr)
+	}
+	// A key others can read still works, with a warning: whoever reads it
+	// can rewrite the chain.
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = run(t, "", "run", "-b", "noop", "--audit-log", logFile, "--audit-key-file", keyFile, "--", "true")
+	if code != 0 || !strings.Contains(stderr, "kavach: warning: key file") {
+		t.Errorf("loose key file: exit %d, stderr %q", code, stderr)
 	}
 }
 

@@ -216,7 +216,7 @@ func runRun(cmd *cobra.Command, f *runFlags, args []string) error {
 	}
 	ctx, stop := context.WithCancel(cmd.Context())
 	defer stop()
-	closeAll, err := openSinks(ctx, f, &cfg)
+	closeAll, err := openSinks(ctx, cmd.ErrOrStderr(), f, &cfg)
 	if err != nil {
 		return err
 	}
@@ -266,7 +266,7 @@ func runRun(cmd *cobra.Command, f *runFlags, args []string) error {
 }
 
 // openSinks opens the audit log and the threat tracker the flags name.
-func openSinks(ctx context.Context, f *runFlags, cfg *kavach.Config) (func(), error) {
+func openSinks(ctx context.Context, stderr io.Writer, f *runFlags, cfg *kavach.Config) (func(), error) {
 	closers := []func(){}
 	closeAll := func() {
 		for _, c := range closers {
@@ -281,6 +281,7 @@ func openSinks(ctx context.Context, f *runFlags, cfg *kavach.Config) (func(), er
 		if err != nil {
 			return closeAll, err
 		}
+		warnLooseKey(stderr, f.auditKey)
 		w, err := audit.Open(ctx, f.auditLog, key)
 		if err != nil {
 			return closeAll, err

@@ -174,6 +174,7 @@ func runServe(cmd *cobra.Command, f *serveFlags) error {
 		if err != nil {
 			return err
 		}
+		warnLooseKey(cmd.ErrOrStderr(), f.auditKey)
 		w, err := audit.Open(ctx, f.auditLog, key)
 		if err != nil {
 			return err
