@@ -530,3 +530,34 @@ func TestHostNetworkPolicy(t *testing.T) {
 		t.Errorf("host network when allowed: %d %s", r.status, r.body)
 	}
 }
+
+// TestLimitCaps: the server's MaxMemoryMB and MaxPids become the limits of
+// a sandbox whose policy sets none, and a client asking for more is
+// refused.
+func TestLimitCaps(t *testing.T) {
+	ts := startServer(t, Options{MaxMemoryMB: 256, MaxPids: 32})
+	policyOf := func(id string) map[string]any {
+		r := do(t, ts.client, "GET", ts.base+"/v1/sandboxes/"+id, nil)
+		if r.status != 200 {
+			t.Fatalf("get: %d %s", r.status, r.body)
+		}
+		return r.json(t)["policy"].(map[string]any)
+	}
+	p := policyOf(ts.create(t, map[string]any{"policy": "basic"}))
+	if p["memory_limit_mb"] != float64(256) || p["max_pids"] != float64(32) {
+		t.Errorf("basic policy under caps: memory %v pids %v, want 256 and 32", p["memory_limit_mb"], p["max_pids"])
+	}
+	p = policyOf(ts.create(t, map[string]any{"policy": "basic", "limits": map[string]any{"memory_mb": 128, "pids": 16}}))
+	if p["memory_limit_mb"] != float64(128) || p["max_pids"] != float64(16) {
+		t.Errorf("limits under the caps: memory %v pids %v, want 128 and 16", p["memory_limit_mb"], p["max_pids"])
+	}
+	for _, req := range []map[string]any{
+		{"limits": map[string]any{"memory_mb": 512}},
+		{"limits": map[string]any{"pids": 64}},
+		{"policy": map[string]any{"max_pids": 1000}},
+	} {
+		if r := do(t, ts.client, "POST", ts.base+"/v1/sandboxes", req); r.status != 400 || r.errCode(t) != "invalid_config" {
+			t.Errorf("%v over the caps: %d %s", req, r.status, r.body)
+		}
+	}
+}

@@ -32,5 +32,8 @@
 // host's network (network.enabled without allowed_hosts) unless
 // Options.AllowHostNetwork is set: from there a sandbox reaches the
 // host's loopback services, this server's among them. Egress to
-// allowed_hosts, through kavach's proxy, is always allowed.
+// allowed_hosts, through kavach's proxy, is always allowed. Options.
+// MaxMemoryMB and MaxPids bound every client sandbox (kavach serve sets
+// 2048 MiB and 512 processes): a policy without such a limit gets the
+// server's, a request for more is refused.
 package server

@@ -140,6 +140,9 @@ func (s *Server) newSandbox(ctx context.Context, owner, client string, req creat
 	if l.Pids > 0 {
 		p.MaxPids = l.Pids
 	}
+	if err := s.capLimits(&p); err != nil {
+		return nil, err
+	}
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -337,4 +340,27 @@ func errorCode(err error) (int, string) {
 		return 403, "agent_suspended"
 	}
 	return 500, "internal"
+}
+
+// capLimits holds a client's sandbox to the server's MaxMemoryMB and
+// MaxPids: a policy that sets no such limit gets the server's, one that
+// asks for more is refused (as a timeout over MaxTimeout is).
+func (s *Server) capLimits(p *policy.Policy) error {
+	if c := s.opts.MaxMemoryMB; c > 0 {
+		if p.MemoryLimitMB > c {
+			return fmt.Errorf("%w: memory limit %d MiB exceeds the server's maximum %d", kavach.ErrInvalidConfig, p.MemoryLimitMB, c)
+		}
+		if p.MemoryLimitMB == 0 {
+			p.MemoryLimitMB = c
+		}
+	}
+	if c := s.opts.MaxPids; c > 0 {
+		if p.MaxPids > c {
+			return fmt.Errorf("%w: max_pids %d exceeds the server's maximum %d", kavach.ErrInvalidConfig, p.MaxPids, c)
+		}
+		if p.MaxPids == 0 {
+			p.MaxPids = c
+		}
+	}
+	return nil
 }

@@ -68,6 +68,13 @@ type Options struct {
 	MaxFileBytes int64
 	// MaxTimeout caps the per-exec timeout a client may ask for.
 	MaxTimeout time.Duration
+	// MaxMemoryMB and MaxPids cap every sandbox a client creates: a
+	// policy (with the request's limits) that sets no such limit gets the
+	// cap, one that asks for more is refused. Zero leaves that limit to
+	// the client — and a client's sandbox without a pids limit can
+	// fork-bomb the host. kavach serve sets both by default.
+	MaxMemoryMB uint64
+	MaxPids     uint32
 	// WorkRoot is the host directory under which per-sandbox workdirs are
 	// made (default os.TempDir()). Every directory on its path must be
 	// searchable by others, because sandboxes run as unprivileged uids.

@@ -35,6 +35,8 @@ type serveFlags struct {
 	maxBody          string
 	maxFile          string
 	maxTimeout       time.Duration
+	maxMemoryMB      uint64
+	maxPids          uint32
 	workRoot         string
 	allowHostMounts  bool
 	allowHostNetwork bool
@@ -80,6 +82,8 @@ kills the rest, destroys every sandbox and closes the audit log.`,
 	fl.StringVar(&f.maxBody, "max-body", "1M", "largest JSON request body")
 	fl.StringVar(&f.maxFile, "max-file", "16M", "largest file upload or download")
 	fl.DurationVar(&f.maxTimeout, "max-timeout", server.DefaultMaxTimeout, "largest exec timeout a client may ask for")
+	fl.Uint64Var(&f.maxMemoryMB, "max-memory-mb", 2048, "memory limit of every client sandbox, and the most a client may ask for (0: no cap)")
+	fl.Uint32Var(&f.maxPids, "max-pids", 512, "process limit of every client sandbox, and the most a client may ask for (0: no cap)")
 	fl.StringVar(&f.workRoot, "work-root", "", "directory for the sandboxes' workdirs (default the temp dir)")
 	fl.BoolVar(&f.allowHostMounts, "allow-host-mounts", false, "let clients' policies bind host paths (mounts, data_dir)")
 	fl.BoolVar(&f.allowHostNetwork, "allow-host-network", false, "let clients' policies share the host's network (network.enabled without allowed_hosts)")
@@ -141,6 +145,7 @@ func serveOptions(f *serveFlags) (server.Options, error) {
 	o = server.Options{
 		DefaultBackend: f.backend, DefaultPolicy: &p, MaxSandboxesPerClient: f.maxSandboxes,
 		IdleTTL: ttl, MaxBodyBytes: mb, MaxFileBytes: mf, MaxTimeout: f.maxTimeout,
+		MaxMemoryMB: f.maxMemoryMB, MaxPids: f.maxPids,
 		WorkRoot: f.workRoot, AllowHostMounts: f.allowHostMounts, AllowHostNetwork: f.allowHostNetwork,
 	}
 	if f.tokenFile != "" {
