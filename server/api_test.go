@@ -561,3 +561,25 @@ func TestLimitCaps(t *testing.T) {
 		}
 	}
 }
+
+// TestUnixSocketPrivateFromBind: the socket is 0600 from the moment it
+// exists, not only once chmodded: between the two, another local user
+// could connect and keep the connection.
+func TestUnixSocketPrivateFromBind(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.sock")
+	var mode os.FileMode
+	afterBind = func(p string) {
+		if fi, err := os.Stat(p); err == nil {
+			mode = fi.Mode().Perm()
+		}
+	}
+	defer func() { afterBind = nil }()
+	ln, err := Listen("unix://"+path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	if mode != 0o600 {
+		t.Errorf("socket mode right after bind %v, want 0600", mode)
+	}
+}

@@ -225,6 +225,9 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// afterBind, set by tests, runs between the socket's bind and its chmod.
+var afterBind func(path string)
+
 func listenUnix(path string) (net.Listener, error) {
 	if !filepath.IsAbs(path) {
 		return nil, fmt.Errorf("listen unix %s: %w: path must be absolute", path, ErrBadListen)
@@ -247,13 +250,21 @@ func listenUnix(path string) (net.Listener, error) {
 			return nil, fmt.Errorf("listen unix %s: remove stale socket: %w", path, err)
 		}
 	}
+	// bind() creates the socket with the process's umask: narrowed around
+	// it, the socket is 0600 from the start. A chmod after bind alone
+	// would leave a moment in which any local user could connect (in a
+	// shared directory) and keep that connection. The umask is
+	// process-wide, so a file another goroutine creates at that instant
+	// gets no more than 0600 too; nothing of kavach's wants more then.
+	old := syscall.Umask(0o177)
 	ln, err := net.Listen("unix", path)
+	syscall.Umask(old)
 	if err != nil {
 		return nil, fmt.Errorf("listen unix %s: %w", path, err)
 	}
-	// The socket is chmodded right after bind; the window is closed by
-	// the parent directory, which is private (0700) when Listen makes it
-	// and is so by definition for $XDG_RUNTIME_DIR.
+	if afterBind != nil {
+		afterBind(path)
+	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		_ = ln.Close()
 		return nil, fmt.Errorf("listen unix %s: %w", path, err)
