@@ -52,6 +52,18 @@ var forbiddenHeaders = map[string]bool{
 	"Keep-Alive": true, "Te": true, "Trailer": true, "Upgrade": true, "Expect": true,
 }
 
+// InjectableHeader reports whether a credential may be injected as header
+// name: a valid field name that neither frames the message (Host,
+// Content-Length, Transfer-Encoding…) nor belongs to one hop
+// (Connection, Te, Upgrade, Proxy-*…).
+func InjectableHeader(name string) bool {
+	if !validToken(name) {
+		return false
+	}
+	name = textproto.CanonicalMIMEHeaderKey(name)
+	return !forbiddenHeaders[name] && !strings.HasPrefix(name, "Proxy-")
+}
+
 // ParseHeaderRule parses the --secret-header form
 //
 //	HOST[:PORT]:Header-Name=[SCHEME ]SOURCE
@@ -72,7 +84,7 @@ func ParseHeaderRule(s string) (HeaderRule, error) {
 		return HeaderRule{}, fmt.Errorf("parse --secret-header: %w: %q is not a header name", ErrBadHeaderRule, name)
 	}
 	name = textproto.CanonicalMIMEHeaderKey(name)
-	if forbiddenHeaders[name] || strings.HasPrefix(name, "Proxy-") {
+	if !InjectableHeader(name) {
 		return HeaderRule{}, fmt.Errorf("parse --secret-header: %w: header %s cannot be injected", ErrBadHeaderRule, name)
 	}
 	h, port, err := hostname.SplitHostPort(hostport)

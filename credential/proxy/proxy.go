@@ -194,8 +194,8 @@ func (p *Proxy) checkHeader(h credential.Header) (rule, error) {
 	}
 	valid := true
 	_ = h.Value.Use(func(b []byte) { valid = len(b) > 0 && credential.ValidHeaderValue(b) })
-	if !valid || h.Name == "" || strings.ContainsAny(h.Name, " :\r\n") {
-		return rule{}, fmt.Errorf("%w: header %q for %s has a bad name or value", ErrBadConfig, h.Name, name)
+	if !valid || !credential.InjectableHeader(h.Name) {
+		return rule{}, fmt.Errorf("%w: header %q for %s has a bad name or value, or cannot be injected", ErrBadConfig, h.Name, name)
 	}
 	// A rule for a host the allowlist refuses could never apply; that is
 	// almost certainly a mistake worth stopping for.

@@ -444,6 +444,10 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		{"rule for a port not allowed", Config{Allow: []string{"api.test"}, Headers: []credential.Header{newHeader(t, "api.test", 8443, "X-Key", "v")}}},
 		{"rule with CRLF", Config{Allow: []string{"api.test"}, Headers: []credential.Header{newHeader(t, "api.test", 0, "X-Key", "v\r\nX-Evil: 1")}}},
 		{"released secret", Config{Allow: []string{"api.test"}, Headers: []credential.Header{released}}},
+		{"framing header", Config{Allow: []string{"api.test"}, Headers: []credential.Header{newHeader(t, "api.test", 0, "content-length", "5")}}},
+		{"hop-by-hop header", Config{Allow: []string{"api.test"}, Headers: []credential.Header{newHeader(t, "api.test", 0, "Connection", "close")}}},
+		{"proxy header", Config{Allow: []string{"api.test"}, Headers: []credential.Header{newHeader(t, "api.test", 0, "Proxy-Authorization", "v")}}},
+		{"bad name", Config{Allow: []string{"api.test"}, Headers: []credential.Header{newHeader(t, "api.test", 0, "X Key", "v")}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
