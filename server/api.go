@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"time"
@@ -39,9 +40,17 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 }
 
 // fail writes err as a JSON error with the status errorCode gives it.
-func fail(w http.ResponseWriter, err error) {
+// An internal error is logged, and the client told only that one
+// happened: its text can name host paths (the work root, cgroups) and
+// other things of the server's that are no client's business.
+func (s *Server) fail(w http.ResponseWriter, err error) {
 	status, code := errorCode(err)
-	writeError(w, status, code, err.Error())
+	msg := err.Error()
+	if status == http.StatusInternalServerError {
+		s.log.Error("internal error", slog.String("err", msg))
+		msg = "internal error; the server's log has the details"
+	}
+	writeError(w, status, code, msg)
 }
 
 // decode reads a JSON body of at most limit bytes into v, strictly:
@@ -75,7 +84,7 @@ func decode(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
 func (s *Server) entryFor(w http.ResponseWriter, r *http.Request) *entry {
 	e, err := s.lookup(clientOf(r.Context()), r.PathValue("id"))
 	if err != nil {
-		fail(w, err)
+		s.fail(w, err)
 		return nil
 	}
 	return e
@@ -88,7 +97,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	}
 	e, err := s.newSandbox(r.Context(), clientOf(r.Context()), clientOf(r.Context()), req)
 	if err != nil {
-		fail(w, err)
+		s.fail(w, err)
 		return
 	}
 	w.Header().Set("Location", "/v1/sandboxes/"+e.id)
@@ -117,10 +126,10 @@ func (s *Server) destroy(w http.ResponseWriter, r *http.Request) {
 	case gone:
 		w.WriteHeader(http.StatusNoContent)
 	case e == nil:
-		fail(w, fmt.Errorf("%w: %s", ErrNotFound, r.PathValue("id")))
+		s.fail(w, fmt.Errorf("%w: %s", ErrNotFound, r.PathValue("id")))
 	default:
 		if err := s.reg.destroy(context.WithoutCancel(r.Context()), e, "client"); err != nil {
-			fail(w, err)
+			s.fail(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -135,12 +144,12 @@ func (s *Server) transition(to kavach.State) http.HandlerFunc {
 		}
 		done, ok := e.begin()
 		if !ok {
-			fail(w, fmt.Errorf("%w: %s", ErrNotFound, e.id))
+			s.fail(w, fmt.Errorf("%w: %s", ErrNotFound, e.id))
 			return
 		}
 		defer done()
 		if err := e.sb.Transition(r.Context(), to); err != nil {
-			fail(w, err)
+			s.fail(w, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, s.view(r.Context(), e, false))
@@ -190,7 +199,7 @@ func (s *Server) exec(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.runExec(r.Context(), e, req)
 	if res == nil {
-		fail(w, err)
+		s.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, newResultView(e.id, res, err))
@@ -218,12 +227,12 @@ func (s *Server) execStream(w http.ResponseWriter, r *http.Request) {
 	}
 	cmd, err := req.command()
 	if err != nil {
-		fail(w, err)
+		s.fail(w, err)
 		return
 	}
 	done, ok := e.begin()
 	if !ok {
-		fail(w, fmt.Errorf("%w: %s", ErrNotFound, e.id))
+		s.fail(w, fmt.Errorf("%w: %s", ErrNotFound, e.id))
 		return
 	}
 	defer done()
@@ -236,7 +245,7 @@ func (s *Server) execStream(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	p, err := e.sb.Spawn(ctx, cmd)
 	if err != nil {
-		fail(w, err)
+		s.fail(w, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -331,7 +340,7 @@ func (s *Server) score(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.resolvePolicy(req.Policy)
 	if err != nil {
-		fail(w, err)
+		s.fail(w, err)
 		return
 	}
 	name := req.Backend
@@ -353,12 +362,12 @@ func (s *Server) score(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		fail(w, err)
+		s.fail(w, err)
 		return
 	}
 	e, err := b.Plan(r.Context(), p)
 	if err != nil {
-		fail(w, err)
+		s.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"backend": b.Kind().String(), "score": e.Score(), "enforced": e})
@@ -380,7 +389,7 @@ func (s *Server) scan(w http.ResponseWriter, r *http.Request) {
 	gp.MaxArtifactSizeBytes = 0
 	out, err := scan.NewGate(gp, nil, scan.All()).Apply(r.Context(), body, nil)
 	if out == nil {
-		fail(w, err)
+		s.fail(w, err)
 		return
 	}
 	// A quarantine verdict fails Apply without a store; the verdict and
@@ -402,7 +411,7 @@ func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request) {
 	rep, err := audit.Verify(r.Context(), s.opts.Audit.Path(), s.opts.AuditKey)
 	var ce *audit.ChainError
 	if err != nil && !errors.As(err, &ce) {
-		fail(w, err)
+		s.fail(w, err)
 		return
 	}
 	v := map[string]any{"intact": err == nil, "report": rep}

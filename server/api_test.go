@@ -5,12 +5,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -582,4 +584,42 @@ func TestUnixSocketPrivateFromBind(t *testing.T) {
 	if mode != 0o600 {
 		t.Errorf("socket mode right after bind %v, want 0600", mode)
 	}
+}
+
+// TestInternalErrorsStayInTheLog: a 500 tells the client only that it
+// happened; the detail (here the work root's path) goes to the log.
+func TestInternalErrorsStayInTheLog(t *testing.T) {
+	var logBuf syncBuffer
+	ts := startServer(t, Options{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	if err := os.RemoveAll(ts.work); err != nil {
+		t.Fatal(err)
+	}
+	r := do(t, ts.client, "POST", ts.base+"/v1/sandboxes", map[string]any{})
+	if r.status != 500 || r.errCode(t) != "internal" {
+		t.Fatalf("create without a work root: %d %s", r.status, r.body)
+	}
+	if strings.Contains(string(r.body), ts.work) {
+		t.Errorf("the response names a host path: %s", r.body)
+	}
+	if !strings.Contains(logBuf.String(), ts.work) {
+		t.Errorf("the log lacks the detail: %q", logBuf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

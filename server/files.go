@@ -140,14 +140,14 @@ func (s *Server) putFile(w http.ResponseWriter, r *http.Request) {
 	}
 	done, ok := e.begin()
 	if !ok {
-		fail(w, fmt.Errorf("%w: %s", ErrNotFound, e.id))
+		s.fail(w, fmt.Errorf("%w: %s", ErrNotFound, e.id))
 		return
 	}
 	defer done()
 	name := r.URL.Query().Get("path")
 	n, err := s.writeFile(e, name, http.MaxBytesReader(w, r.Body, s.opts.MaxFileBytes))
 	if err != nil {
-		fail(w, err)
+		s.fail(w, err)
 		return
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"path": name, "size": n})
@@ -160,14 +160,14 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request) {
 	}
 	done, ok := e.begin()
 	if !ok {
-		fail(w, fmt.Errorf("%w: %s", ErrNotFound, e.id))
+		s.fail(w, fmt.Errorf("%w: %s", ErrNotFound, e.id))
 		return
 	}
 	defer done()
 	name := r.URL.Query().Get("path")
 	data, out, err := s.readFile(r.Context(), e, name)
 	if err != nil {
-		fail(w, err)
+		s.fail(w, err)
 		return
 	}
 	w.Header().Set("X-Kavach-Verdict", out.Verdict.String())
