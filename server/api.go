@@ -408,6 +408,14 @@ func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no_audit_log", "the server writes no audit log (start it with --audit-log and --audit-key-file)")
 		return
 	}
+	select {
+	case s.verifying <- struct{}{}:
+		defer func() { <-s.verifying }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "busy", "an audit verification is already running; retry when it is done")
+		return
+	}
 	rep, err := audit.Verify(r.Context(), s.opts.Audit.Path(), s.opts.AuditKey)
 	var ce *audit.ChainError
 	if err != nil && !errors.As(err, &ce) {

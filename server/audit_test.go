@@ -52,6 +52,13 @@ func TestAuditVerify(t *testing.T) {
 	if v := r.json(t); r.status != 200 || v["intact"] != false || v["reason"] == nil {
 		t.Errorf("verify of a tampered log: %d %s", r.status, r.body)
 	}
+	// One verification at a time: while one runs, another is refused.
+	ts.srv.verifying <- struct{}{}
+	r = do(t, ts.client, "GET", ts.base+"/v1/audit/verify", nil)
+	<-ts.srv.verifying
+	if r.status != 429 || r.errCode(t) != "busy" || r.header.Get("Retry-After") == "" {
+		t.Errorf("verify while another runs: %d %s", r.status, r.body)
+	}
 }
 
 func FuzzResolvePolicy(f *testing.F) {

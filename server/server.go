@@ -108,6 +108,9 @@ type Server struct {
 	mcp      *mcp.Server
 	mcpHTTP  http.Handler
 	sessions sync.Map // *mcp.ServerSession → mcpOwner
+	// verifying holds the one audit verification that may run at a
+	// time: each reads and hashes the whole log on all cores.
+	verifying chan struct{}
 
 	// life is canceled when Shutdown gives up waiting: every exec's
 	// context derives from it, so cancelling kills them all.
@@ -179,6 +182,8 @@ func New(opts Options) (*Server, error) {
 		log:     opts.Logger,
 		metrics: newMetrics(),
 		mux:     http.NewServeMux(),
+
+		verifying: make(chan struct{}, 1),
 	}
 	s.life, s.cancelLife = context.WithCancel(context.Background())
 	s.reg = newRegistry(s.metrics)
