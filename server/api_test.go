@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -622,4 +623,34 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestDestroyDuringRequestLeavesNoWorkdir: what a request still in flight
+// when its sandbox is destroyed leaves in the workdir (an upload racing
+// release's removal) is removed when that request ends.
+func TestDestroyDuringRequestLeavesNoWorkdir(t *testing.T) {
+	ts := startServer(t, Options{})
+	id := ts.create(t, map[string]any{})
+	e, _ := ts.srv.reg.lookup("uid:"+strconv.Itoa(os.Getuid()), id)
+	if e == nil {
+		t.Fatal("no entry for the new sandbox")
+	}
+	end, ok := e.begin()
+	if !ok {
+		t.Fatal("begin refused on a live sandbox")
+	}
+	if err := ts.srv.reg.destroy(t.Context(), e, "test"); err != nil {
+		t.Fatal(err)
+	}
+	// What the racing upload left after release's RemoveAll.
+	if err := os.MkdirAll(e.workdir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(e.workdir, "late"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	end()
+	if _, err := os.Stat(e.workdir); !os.IsNotExist(err) {
+		t.Errorf("workdir %s left behind after the last request: %v", e.workdir, err)
+	}
 }

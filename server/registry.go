@@ -62,7 +62,14 @@ func (e *entry) begin() (func(), bool) {
 		e.mu.Lock()
 		e.inflight--
 		e.lastUsed = time.Now()
+		last := e.gone && e.inflight == 0
 		e.mu.Unlock()
+		if last {
+			// The sandbox was destroyed while this request ran: an upload
+			// may have created files in the workdir while release was
+			// removing it. The last request out removes what is left.
+			_ = os.RemoveAll(e.workdir)
+		}
 	}, true
 }
 
@@ -213,7 +220,14 @@ func (r *registry) release(ctx context.Context, e *entry, why string) error {
 	err := e.sb.Destroy(ctx)
 	_ = e.root.Close()
 	if rerr := os.RemoveAll(e.workdir); rerr != nil {
-		err = errors.Join(err, fmt.Errorf("remove workdir: %w", rerr))
+		e.mu.Lock()
+		busy := e.inflight > 0
+		e.mu.Unlock()
+		// With a request still writing into it, the request removes it
+		// when it ends (see begin).
+		if !busy {
+			err = errors.Join(err, fmt.Errorf("remove workdir: %w", rerr))
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
