@@ -45,12 +45,17 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 // other things of the server's that are no client's business.
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	status, code := errorCode(err)
-	msg := err.Error()
-	if status == http.StatusInternalServerError {
-		s.log.Error("internal error", slog.String("err", msg))
-		msg = "internal error; the server's log has the details"
+	writeError(w, status, code, s.clientMessage(status, err))
+}
+
+// clientMessage is what a client is told of err: all of it, unless it is
+// an internal error, which is logged instead.
+func (s *Server) clientMessage(status int, err error) string {
+	if status != http.StatusInternalServerError {
+		return err.Error()
 	}
-	writeError(w, status, code, msg)
+	s.log.Error("internal error", slog.String("err", err.Error()))
+	return "internal error; the server's log has the details"
 }
 
 // decode reads a JSON body of at most limit bytes into v, strictly:

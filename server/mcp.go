@@ -216,7 +216,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 			"and personal data. Sandboxes belong to this session and are destroyed when it ends.",
 		Capabilities: &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{}},
 	})
-	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_create", Description: "Create and start a sandbox; returns its id and the strength score (0-100) of the isolation really enforced."},
+	addTool(s, srv, &mcp.Tool{Name: "sandbox_create", Description: "Create and start a sandbox; returns its id and the strength score (0-100) of the isolation really enforced."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in mcpCreateIn) (*mcp.CallToolResult, mcpSandbox, error) {
 			o, err := s.toolOwner(req)
 			if err != nil {
@@ -233,7 +233,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 			v := s.view(ctx, e, false)
 			return nil, mcpSandbox{SandboxID: e.id, Backend: v.Backend, Score: v.Score.Value, ScoreLabel: v.Score.Label}, nil
 		})
-	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_exec", Description: "Run a command in a sandbox; returns exit code, gated output, gate verdict and the enforced score."},
+	addTool(s, srv, &mcp.Tool{Name: "sandbox_exec", Description: "Run a command in a sandbox; returns exit code, gated output, gate verdict and the enforced score."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in mcpExecIn) (*mcp.CallToolResult, mcpExecOut, error) {
 			e, err := s.sessionEntry(req, in.SandboxID)
 			if err != nil {
@@ -245,7 +245,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 			}
 			return nil, execOut(e.id, res, err), nil
 		})
-	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_write_file", Description: "Write a text file in a sandbox's workdir (paths are relative; nothing outside the workdir is reachable)."},
+	addTool(s, srv, &mcp.Tool{Name: "sandbox_write_file", Description: "Write a text file in a sandbox's workdir (paths are relative; nothing outside the workdir is reachable)."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in mcpFileIn) (*mcp.CallToolResult, mcpFileOut, error) {
 			e, err := s.sessionEntry(req, in.SandboxID)
 			if err != nil {
@@ -265,7 +265,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 			}
 			return nil, mcpFileOut{Path: in.Path, Size: n}, nil
 		})
-	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_read_file", Description: "Read a text file from a sandbox's workdir, passed through the output gate like command output."},
+	addTool(s, srv, &mcp.Tool{Name: "sandbox_read_file", Description: "Read a text file from a sandbox's workdir, passed through the output gate like command output."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in mcpFileIn) (*mcp.CallToolResult, mcpFileOut, error) {
 			e, err := s.sessionEntry(req, in.SandboxID)
 			if err != nil {
@@ -288,7 +288,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 			}
 			return nil, mcpFileOut{Path: in.Path, Size: int64(len(data)), Content: string(data), Verdict: verdictName(out.Verdict), Findings: len(out.Findings)}, nil
 		})
-	mcp.AddTool(srv, &mcp.Tool{Name: "sandbox_destroy", Description: "Destroy a sandbox and everything in it. Destroying a destroyed sandbox succeeds."},
+	addTool(s, srv, &mcp.Tool{Name: "sandbox_destroy", Description: "Destroy a sandbox and everything in it. Destroying a destroyed sandbox succeeds."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in mcpIDIn) (*mcp.CallToolResult, mcpDestroyed, error) {
 			o, err := s.toolOwner(req)
 			if err != nil {
@@ -306,7 +306,7 @@ func (s *Server) newMCPServer() *mcp.Server {
 			}
 			return nil, mcpDestroyed{SandboxID: in.SandboxID, Destroyed: true}, nil
 		})
-	mcp.AddTool(srv, &mcp.Tool{Name: "run", Description: "Run one command in a fresh sandbox that is destroyed right after; returns exit code, gated output, gate verdict and the enforced score."},
+	addTool(s, srv, &mcp.Tool{Name: "run", Description: "Run one command in a fresh sandbox that is destroyed right after; returns exit code, gated output, gate verdict and the enforced score."},
 		func(ctx context.Context, req *mcp.CallToolRequest, in mcpRunIn) (*mcp.CallToolResult, mcpExecOut, error) {
 			o, err := s.toolOwner(req)
 			if err != nil {
@@ -380,4 +380,18 @@ func verdictName(v scan.Verdict) string {
 		return v.String()
 	}
 	return string(b)
+}
+
+// addTool adds a tool whose errors reach the client as the HTTP API's do:
+// an internal error only as such, its detail in the server's log.
+func addTool[In, Out any](s *Server, srv *mcp.Server, t *mcp.Tool, h mcp.ToolHandlerFor[In, Out]) {
+	mcp.AddTool(srv, t, func(ctx context.Context, req *mcp.CallToolRequest, in In) (*mcp.CallToolResult, Out, error) {
+		res, out, err := h(ctx, req, in)
+		if err != nil {
+			if status, _ := errorCode(err); status == http.StatusInternalServerError {
+				err = errors.New(s.clientMessage(status, err))
+			}
+		}
+		return res, out, err
+	})
 }

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -272,5 +274,29 @@ func TestMCPSessionBoundToClient(t *testing.T) {
 	}
 	if n := ts.srv.reg.count(); n != 1 {
 		t.Fatalf("%d sandboxes, want alice's one", n)
+	}
+}
+
+// TestMCPInternalErrorsStayInTheLog: a tool's internal error tells the
+// client only that it happened, as the HTTP API does.
+func TestMCPInternalErrorsStayInTheLog(t *testing.T) {
+	var logBuf syncBuffer
+	ts := startServer(t, Options{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
+	if err := os.RemoveAll(ts.work); err != nil {
+		t.Fatal(err)
+	}
+	ct, st := mcp.NewInMemoryTransports()
+	go func() { _ = ts.srv.ServeMCP(context.Background(), st) }()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(context.Background(), ct, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	v, ok := callTool(t, cs, "sandbox_create", map[string]any{})
+	if ok || !strings.Contains(v["error"].(string), "internal error") || strings.Contains(v["error"].(string), ts.work) {
+		t.Errorf("sandbox_create without a work root: %v", v)
+	}
+	if !strings.Contains(logBuf.String(), ts.work) {
+		t.Errorf("the log lacks the detail: %q", logBuf.String())
 	}
 }
