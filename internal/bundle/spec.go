@@ -150,7 +150,10 @@ func Spec(o Options, l Layout, c Command) *specs.Spec {
 			// the runtime adds (runc sets HOME) reaches the command.
 			// GORACE matters only when kavach is built with -race (its
 			// tests): the race runtime otherwise sleeps a second in exit.
-			Env:             []string{"PATH=" + KavachDir, "KAVACH_REEXEC_ROLE=" + roleInit, "GORACE=atexit_sleep_ms=0"},
+			// One P: the init mostly waits, and its threads count in the
+			// container's pids limit (the command's budget) for as long as
+			// the command runs.
+			Env:             []string{"PATH=" + KavachDir, "KAVACH_REEXEC_ROLE=" + roleInit, "GORACE=atexit_sleep_ms=0", "GOMAXPROCS=1"},
 			Cwd:             dir,
 			User:            specs.User{UID: 0, GID: 0},
 			NoNewPrivileges: true,
