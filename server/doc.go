@@ -10,7 +10,8 @@
 // its own sandboxes (another client's id is "not found"), may hold at most
 // Options.MaxSandboxesPerClient live sandboxes, and loses sandboxes it
 // leaves idle for Options.IdleTTL. MCP sessions' sandboxes are destroyed
-// when the session ends.
+// when the session ends; a client may hold at most
+// Options.MaxMCPSessionsPerClient MCP sessions over HTTP at once.
 //
 // The HTTP API is versioned under /v1 and described by an OpenAPI 3
 // document served at /openapi.json (the same file as server/openapi.json in

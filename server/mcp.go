@@ -204,9 +204,56 @@ const mcpPlaceholderToken = "Bearer kavach-authenticated"
 
 // serveMCPHTTP serves /mcp.
 func (s *Server) serveMCPHTTP(w http.ResponseWriter, r *http.Request) {
+	// A POST without a session id opens a session: counted against the
+	// client's MaxMCPSessionsPerClient from here until it ends.
+	client := clientOf(r.Context())
+	opening := r.Method == http.MethodPost && r.Header.Get(mcpSessionHeader) == ""
+	if opening {
+		s.mcpMu.Lock()
+		n := s.mcpOpen[client]
+		if n >= s.opts.MaxMCPSessionsPerClient {
+			s.mcpMu.Unlock()
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusTooManyRequests, "quota_exceeded",
+				fmt.Sprintf("%d MCP sessions already open; close one (DELETE /mcp) or let one idle out", n))
+			return
+		}
+		s.mcpOpen[client] = n + 1
+		s.mcpMu.Unlock()
+	}
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", mcpPlaceholderToken)
 	s.mcpHTTP.ServeHTTP(w, r)
+	if opening {
+		s.watchMCPSession(client, w.Header().Get(mcpSessionHeader))
+	}
+}
+
+// mcpSessionHeader carries an MCP session's id over HTTP.
+const mcpSessionHeader = "Mcp-Session-Id"
+
+// watchMCPSession gives back the slot serveMCPHTTP took for client once
+// the session with that id ends, or at once when none was opened.
+func (s *Server) watchMCPSession(client, id string) {
+	release := func() {
+		s.mcpMu.Lock()
+		if s.mcpOpen[client]--; s.mcpOpen[client] <= 0 {
+			delete(s.mcpOpen, client)
+		}
+		s.mcpMu.Unlock()
+	}
+	if id != "" {
+		for ss := range s.mcp.Sessions() {
+			if ss.ID() == id {
+				go func() {
+					_ = ss.Wait()
+					release()
+				}()
+				return
+			}
+		}
+	}
+	release()
 }
 
 func (s *Server) newMCPServer() *mcp.Server {

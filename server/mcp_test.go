@@ -300,3 +300,38 @@ func TestMCPInternalErrorsStayInTheLog(t *testing.T) {
 		t.Errorf("the log lacks the detail: %q", logBuf.String())
 	}
 }
+
+// TestMCPSessionsPerClientCapped: a client may hold at most
+// MaxMCPSessionsPerClient sessions; closing one frees its slot, and
+// another client is not affected.
+func TestMCPSessionsPerClientCapped(t *testing.T) {
+	const tokA, tokB = "mcp-token-A-0123456789abcdef", "mcp-token-B-0123456789abcdef"
+	ts := startTCPWith(t, "alice "+tokA+"\nbob "+tokB+"\n", Options{MaxMCPSessionsPerClient: 2})
+	first := mcpConnect(t, ts, bearer(tokA))
+	mcpConnect(t, ts, bearer(tokA))
+	connect := func(tok string) error {
+		c := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil)
+		tr := &mcp.StreamableClientTransport{Endpoint: ts.base + "/mcp", HTTPClient: &http.Client{Transport: bearer(tok)}, MaxRetries: -1}
+		cs, err := c.Connect(context.Background(), tr, nil)
+		if err == nil {
+			t.Cleanup(func() { _ = cs.Close() })
+		}
+		return err
+	}
+	if err := connect(tokA); err == nil {
+		t.Fatal("a third session over a cap of 2 was opened")
+	}
+	if err := connect(tokB); err != nil {
+		t.Fatalf("another client's session: %v", err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for connect(tokA) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("closing a session did not free its slot")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

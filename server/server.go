@@ -27,6 +27,9 @@ import (
 // Defaults for Options fields left zero.
 const (
 	DefaultMaxSandboxesPerClient = 16
+	// DefaultMaxMCPSessionsPerClient bounds each client's open MCP
+	// sessions over HTTP.
+	DefaultMaxMCPSessionsPerClient = 16
 	DefaultIdleTTL               = 15 * time.Minute
 	DefaultMaxBodyBytes          = 1 << 20
 	DefaultMaxFileBytes          = 16 << 20
@@ -58,6 +61,9 @@ type Options struct {
 	Gate *scan.GatePolicy
 	// MaxSandboxesPerClient bounds each client's live sandboxes.
 	MaxSandboxesPerClient int
+	// MaxMCPSessionsPerClient bounds each client's open MCP sessions over
+	// HTTP (each holds memory until it is closed or idles out).
+	MaxMCPSessionsPerClient int
 	// IdleTTL is how long a sandbox may go unused (no exec, file transfer
 	// or state change; GET does not count) before it is destroyed, and how
 	// long an MCP session over HTTP may stay idle; negative disables both.
@@ -111,6 +117,8 @@ type Server struct {
 	// verifying holds the one audit verification that may run at a
 	// time: each reads and hashes the whole log on all cores.
 	verifying chan struct{}
+	mcpMu     sync.Mutex
+	mcpOpen   map[string]int // guarded by mcpMu; client → open MCP HTTP sessions
 
 	// life is canceled when Shutdown gives up waiting: every exec's
 	// context derives from it, so cancelling kills them all.
@@ -151,6 +159,9 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxSandboxesPerClient == 0 {
 		opts.MaxSandboxesPerClient = DefaultMaxSandboxesPerClient
 	}
+	if opts.MaxMCPSessionsPerClient == 0 {
+		opts.MaxMCPSessionsPerClient = DefaultMaxMCPSessionsPerClient
+	}
 	if opts.IdleTTL == 0 {
 		opts.IdleTTL = DefaultIdleTTL
 	}
@@ -184,6 +195,7 @@ func New(opts Options) (*Server, error) {
 		mux:     http.NewServeMux(),
 
 		verifying: make(chan struct{}, 1),
+		mcpOpen:   map[string]int{},
 	}
 	s.life, s.cancelLife = context.WithCancel(context.Background())
 	s.reg = newRegistry(s.metrics)

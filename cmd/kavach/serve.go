@@ -36,6 +36,7 @@ type serveFlags struct {
 	maxFile          string
 	maxTimeout       time.Duration
 	maxMemoryMB      uint64
+	maxMCPSessions   int
 	maxPids          uint32
 	workRoot         string
 	allowHostMounts  bool
@@ -78,6 +79,7 @@ kills the rest, destroys every sandbox and closes the audit log.`,
 	fl.StringVarP(&f.backend, "backend", "b", "process", "default backend when a request names none (or auto)")
 	fl.StringVarP(&f.policy, "policy", "p", "basic", "default policy: minimal|basic|strict or a .json/.toml file")
 	fl.IntVar(&f.maxSandboxes, "max-sandboxes", server.DefaultMaxSandboxesPerClient, "live sandboxes per client")
+	fl.IntVar(&f.maxMCPSessions, "max-mcp-sessions", server.DefaultMaxMCPSessionsPerClient, "open MCP sessions over HTTP per client")
 	fl.DurationVar(&f.idleTTL, "idle-ttl", server.DefaultIdleTTL, "destroy sandboxes idle this long (0 or less: never)")
 	fl.StringVar(&f.maxBody, "max-body", "1M", "largest JSON request body")
 	fl.StringVar(&f.maxFile, "max-file", "16M", "largest file upload or download")
@@ -135,6 +137,9 @@ func serveOptions(f *serveFlags) (server.Options, error) {
 	if f.maxSandboxes <= 0 {
 		return o, fmt.Errorf("--max-sandboxes %d: must be positive", f.maxSandboxes)
 	}
+	if f.maxMCPSessions <= 0 {
+		return o, fmt.Errorf("--max-mcp-sessions %d: must be positive", f.maxMCPSessions)
+	}
 	if f.maxTimeout <= 0 || f.shutdownTimeout < 0 {
 		return o, errors.New("--max-timeout must be positive and --shutdown-timeout not negative")
 	}
@@ -143,7 +148,7 @@ func serveOptions(f *serveFlags) (server.Options, error) {
 		ttl = -1
 	}
 	o = server.Options{
-		DefaultBackend: f.backend, DefaultPolicy: &p, MaxSandboxesPerClient: f.maxSandboxes,
+		DefaultBackend: f.backend, DefaultPolicy: &p, MaxSandboxesPerClient: f.maxSandboxes, MaxMCPSessionsPerClient: f.maxMCPSessions,
 		IdleTTL: ttl, MaxBodyBytes: mb, MaxFileBytes: mf, MaxTimeout: f.maxTimeout,
 		MaxMemoryMB: f.maxMemoryMB, MaxPids: f.maxPids,
 		WorkRoot: f.workRoot, AllowHostMounts: f.allowHostMounts, AllowHostNetwork: f.allowHostNetwork,
