@@ -30,10 +30,10 @@ const (
 	// DefaultMaxMCPSessionsPerClient bounds each client's open MCP
 	// sessions over HTTP.
 	DefaultMaxMCPSessionsPerClient = 16
-	DefaultIdleTTL               = 15 * time.Minute
-	DefaultMaxBodyBytes          = 1 << 20
-	DefaultMaxFileBytes          = 16 << 20
-	DefaultMaxTimeout            = 10 * time.Minute
+	DefaultIdleTTL                 = 15 * time.Minute
+	DefaultMaxBodyBytes            = 1 << 20
+	DefaultMaxFileBytes            = 16 << 20
+	DefaultMaxTimeout              = 10 * time.Minute
 )
 
 // Options configures a Server. The zero value serves the built-in
