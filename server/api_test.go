@@ -590,11 +590,7 @@ func TestUnixSocketPrivateFromBind(t *testing.T) {
 // TestInternalErrorsStayInTheLog: a 500 tells the client only that it
 // happened; the detail (here the work root's path) goes to the log.
 func TestInternalErrorsStayInTheLog(t *testing.T) {
-	var logBuf syncBuffer
-	ts := startServer(t, Options{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
-	if err := os.RemoveAll(ts.work); err != nil {
-		t.Fatal(err)
-	}
+	ts, logBuf := startWithoutWorkRoot(t)
 	r := do(t, ts.client, "POST", ts.base+"/v1/sandboxes", map[string]any{})
 	if r.status != 500 || r.errCode(t) != "internal" {
 		t.Fatalf("create without a work root: %d %s", r.status, r.body)
@@ -605,6 +601,19 @@ func TestInternalErrorsStayInTheLog(t *testing.T) {
 	if !strings.Contains(logBuf.String(), ts.work) {
 		t.Errorf("the log lacks the detail: %q", logBuf.String())
 	}
+}
+
+// startWithoutWorkRoot starts a server logging into the returned buffer,
+// then removes its work root, so that creating a sandbox fails with an
+// internal error that names a host path.
+func startWithoutWorkRoot(t *testing.T) (*testServer, *syncBuffer) {
+	t.Helper()
+	logBuf := &syncBuffer{}
+	ts := startServer(t, Options{Logger: slog.New(slog.NewTextHandler(logBuf, nil))})
+	if err := os.RemoveAll(ts.work); err != nil {
+		t.Fatal(err)
+	}
+	return ts, logBuf
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.

@@ -3,9 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -172,36 +170,6 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// startTCPWith serves a token-protected server on a loopback TCP port,
-// with opts (its Tokens, DefaultBackend and WorkRoot set here).
-func startTCPWith(t *testing.T, tokens string, opts Options) *testServer {
-	t.Helper()
-	toks, err := ParseTokens([]byte(tokens))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.Tokens, opts.DefaultBackend, opts.WorkRoot = toks, "noop", shortTemp(t)
-	srv, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := Listen("tcp://127.0.0.1:0", true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &testServer{srv: srv, base: "http://" + ln.Addr().String(), client: &http.Client{}, done: make(chan error, 1)}
-	go func() { ts.done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-ts.done
-	})
-	return ts
-}
-
 // switchable sends the token it holds now, so that one MCP session can
 // be opened by one client and then used by another.
 type switchable struct {
@@ -280,11 +248,7 @@ func TestMCPSessionBoundToClient(t *testing.T) {
 // TestMCPInternalErrorsStayInTheLog: a tool's internal error tells the
 // client only that it happened, as the HTTP API does.
 func TestMCPInternalErrorsStayInTheLog(t *testing.T) {
-	var logBuf syncBuffer
-	ts := startServer(t, Options{Logger: slog.New(slog.NewTextHandler(&logBuf, nil))})
-	if err := os.RemoveAll(ts.work); err != nil {
-		t.Fatal(err)
-	}
+	ts, logBuf := startWithoutWorkRoot(t)
 	ct, st := mcp.NewInMemoryTransports()
 	go func() { _ = ts.srv.ServeMCP(context.Background(), st) }()
 	cs, err := mcp.NewClient(&mcp.Implementation{Name: "test", Version: "1"}, nil).Connect(context.Background(), ct, nil)

@@ -15,11 +15,19 @@ func errorsIs(err, target error) bool { return errors.Is(err, target) }
 // startTCP serves a token-protected server on a loopback TCP port.
 func startTCP(t testing.TB, tokens string) *testServer {
 	t.Helper()
+	return startTCPWith(t, tokens, Options{})
+}
+
+// startTCPWith is startTCP with opts (its Tokens, DefaultBackend and
+// WorkRoot set here).
+func startTCPWith(t testing.TB, tokens string, opts Options) *testServer {
+	t.Helper()
 	toks, err := ParseTokens([]byte(tokens))
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := New(Options{Tokens: toks, DefaultBackend: "noop", WorkRoot: shortTemp(t)})
+	opts.Tokens, opts.DefaultBackend, opts.WorkRoot = toks, "noop", shortTemp(t)
+	srv, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
