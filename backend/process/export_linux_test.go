@@ -14,9 +14,7 @@ func WaitSpare(sb backend.Sandbox) bool {
 	var f *spareFuture
 	// The next spare is started once the last command's init is reaped.
 	for deadline := time.Now().Add(time.Second); f == nil && time.Now().Before(deadline); time.Sleep(100 * time.Microsecond) {
-		s.mu.Lock()
-		f = s.next
-		s.mu.Unlock()
+		f = s.peekNext()
 	}
 	if f == nil {
 		return false
@@ -46,10 +44,7 @@ func WithCgroupHost(h cgroup.Host) Option { return func(o *options) { o.cgroupHo
 // SpareIdle reports, without waiting, whether sb has a spare init that
 // has reported idle.
 func SpareIdle(sb backend.Sandbox) bool {
-	s := sb.(*sandbox)
-	s.mu.Lock()
-	f := s.next
-	s.mu.Unlock()
+	f := sb.(*sandbox).peekNext()
 	if f == nil {
 		return false
 	}

@@ -91,6 +91,13 @@ func (s *sandbox) refill() {
 	}()
 }
 
+// peekNext returns the future spare, leaving it in the sandbox.
+func (s *sandbox) peekNext() *spareFuture {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.next
+}
+
 // takeNext removes the future spare from the sandbox; the caller then
 // owns it and its inflight count.
 func (s *sandbox) takeNext() *spareFuture {
@@ -318,9 +325,7 @@ func (s *sandbox) startWarm(ctx context.Context, c *backend.Command) (_ *proc, o
 // Ready waits until the sandbox's spare init, if one is being started,
 // is idle or has failed (see backend.Readier).
 func (s *sandbox) Ready(ctx context.Context) error {
-	s.mu.Lock()
-	f := s.next
-	s.mu.Unlock()
+	f := s.peekNext()
 	if f == nil {
 		return nil
 	}
