@@ -95,14 +95,14 @@ func TestLiteralsMatchNaive(t *testing.T) {
 	}
 }
 
-// TestTestBlocks compares the block loop of find (assembly on amd64) with
-// its Go form on random text and on the generated clean text.
-func TestTestBlocks(t *testing.T) {
-	l := allEngine().lits
-	r := rand.New(rand.NewPCG(8, 8))
-	inputs := [][]byte{scancorpus.Clean(1<<14, 3)}
+// keywordishInputs is 16 KiB of the generated clean text (corpus seed
+// clean) and 200 random inputs of minLen to minLen+spread bytes, half of whose
+// bytes come from keyword letters, so that the prefilter has hits to find.
+func keywordishInputs(seed, clean uint64, minLen, spread int) [][]byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	inputs := [][]byte{scancorpus.Clean(1<<14, clean)}
 	for range 200 {
-		b := make([]byte, 10+r.IntN(600))
+		b := make([]byte, minLen+r.IntN(spread))
 		for i := range b {
 			b[i] = byte(r.IntN(256))
 			if r.IntN(2) == 0 {
@@ -111,7 +111,14 @@ func TestTestBlocks(t *testing.T) {
 		}
 		inputs = append(inputs, b)
 	}
-	for _, b := range inputs {
+	return inputs
+}
+
+// TestTestBlocks compares the block loop of find (assembly on amd64) with
+// its Go form on random text and on the generated clean text.
+func TestTestBlocks(t *testing.T) {
+	l := allEngine().lits
+	for _, b := range keywordishInputs(8, 3, 10, 600) {
 		n := min(findChunk, (len(b)-10)/8+1)
 		got, want := make([]uint64, 4*n), make([]uint64, 4*n)
 		kg := l.testBlocks(b, n, got, 5)
@@ -128,19 +135,7 @@ func TestTestBlocks(t *testing.T) {
 // position at a time.
 func TestTestMasks(t *testing.T) {
 	l := allEngine().lits
-	r := rand.New(rand.NewPCG(10, 10))
-	inputs := [][]byte{scancorpus.Clean(1<<14, 4)}
-	for range 200 {
-		b := make([]byte, 130+r.IntN(1200))
-		for i := range b {
-			b[i] = byte(r.IntN(256))
-			if r.IntN(2) == 0 {
-				b[i] = "passwordTOKENsecretmountdata ../akia"[r.IntN(36)]
-			}
-		}
-		inputs = append(inputs, b)
-	}
-	for _, b := range inputs {
+	for _, b := range keywordishInputs(10, 4, 130, 1200) {
 		n := (len(b) - 2) / 128
 		want, wantH := make([]uint64, n), make([]uint64, 64*n)
 		hashes := make([]uint32, 64*n)
