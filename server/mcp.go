@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -204,11 +206,15 @@ const mcpPlaceholderToken = "Bearer kavach-authenticated"
 
 // serveMCPHTTP serves /mcp.
 func (s *Server) serveMCPHTTP(w http.ResponseWriter, r *http.Request) {
-	// A POST without a session id opens a session: counted against the
-	// client's MaxMCPSessionsPerClient from here until it ends.
+	// An initialize request without a session id opens a session: it is
+	// counted against the client's MaxMCPSessionsPerClient from here until
+	// the session ends. Other session-less requests (server/discover)
+	// open none and are not counted, or a client's discovery just before
+	// its initialize would count twice.
 	client := clientOf(r.Context())
-	opening := r.Method == http.MethodPost && r.Header.Get(mcpSessionHeader) == ""
-	if opening {
+	sessionless := r.Method == http.MethodPost && r.Header.Get(mcpSessionHeader) == ""
+	reserved := false
+	if sessionless && s.isInitialize(r) {
 		s.mcpMu.Lock()
 		n := s.mcpOpen[client]
 		if n >= s.opts.MaxMCPSessionsPerClient {
@@ -220,21 +226,41 @@ func (s *Server) serveMCPHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mcpOpen[client] = n + 1
 		s.mcpMu.Unlock()
+		reserved = true
 	}
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", mcpPlaceholderToken)
 	s.mcpHTTP.ServeHTTP(w, r)
-	if opening {
-		s.watchMCPSession(client, w.Header().Get(mcpSessionHeader))
+	if sessionless {
+		s.watchMCPSession(client, w.Header().Get(mcpSessionHeader), reserved)
 	}
 }
 
 // mcpSessionHeader carries an MCP session's id over HTTP.
 const mcpSessionHeader = "Mcp-Session-Id"
 
-// watchMCPSession gives back the slot serveMCPHTTP took for client once
-// the session with that id ends, or at once when none was opened.
-func (s *Server) watchMCPSession(client, id string) {
+// isInitialize reports whether r's JSON-RPC body is an initialize request;
+// it leaves the body to be read again.
+func (s *Server) isInitialize(r *http.Request) bool {
+	b, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxBodyBytes+1))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), r.Body), r.Body}
+	if err != nil {
+		return false
+	}
+	var msg struct {
+		Method string `json:"method"`
+	}
+	return json.Unmarshal(b, &msg) == nil && msg.Method == "initialize"
+}
+
+// watchMCPSession follows a session-less request after it was served:
+// id is the session it opened, if any, and reserved says whether
+// serveMCPHTTP took one of client's slots for it. A session that was opened holds a slot until it ends; a slot
+// taken for a request that opened none is given back at once.
+func (s *Server) watchMCPSession(client, id string, reserved bool) {
 	release := func() {
 		s.mcpMu.Lock()
 		if s.mcpOpen[client]--; s.mcpOpen[client] <= 0 {
@@ -245,6 +271,11 @@ func (s *Server) watchMCPSession(client, id string) {
 	if id != "" {
 		for ss := range s.mcp.Sessions() {
 			if ss.ID() == id {
+				if !reserved {
+					s.mcpMu.Lock()
+					s.mcpOpen[client]++
+					s.mcpMu.Unlock()
+				}
 				go func() {
 					_ = ss.Wait()
 					release()
@@ -253,7 +284,9 @@ func (s *Server) watchMCPSession(client, id string) {
 			}
 		}
 	}
-	release()
+	if reserved {
+		release()
+	}
 }
 
 func (s *Server) newMCPServer() *mcp.Server {
