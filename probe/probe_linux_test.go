@@ -308,8 +308,12 @@ func TestMeasureCPU(t *testing.T) {
 						// Both figures measure the same thing here; a work
 						// unit or a reference speed that drifted from the
 						// kernel's accounting would make the figure used
-						// under gVisor wrong.
-						if d := work - accounted; d > 0.05+0.1*accounted || d < -(0.05+0.1*accounted) {
+						// under gVisor wrong. The margin is for a loaded
+						// machine (the suite runs packages side by side),
+						// where a CPU-second does less work: 1.71 CPUs of
+						// work against 1.98 accounted was seen in CI-like
+						// load; a real drift is a factor, not a fifth.
+						if d := work - accounted; d > 0.05+0.2*accounted || d < -(0.05+0.2*accounted) {
 							t.Errorf("work of %.3f CPUs disagrees with getrusage's %.3f", work, accounted)
 						}
 					}
