@@ -127,7 +127,8 @@ func clientOf(ctx context.Context) string {
 
 // authenticate checks the bearer token, when tokens are configured, and
 // stores the client's identity in the request's context: "token:NAME",
-// "uid:N" on a Unix socket, or "anonymous".
+// "uid:N" on a Unix socket, or "anonymous" when Options.AllowAnonymous
+// lets a request without an identity in.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var id string
@@ -146,6 +147,10 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			}
 			id = "uid:" + strconv.Itoa(p.uid)
 		} else {
+			if !s.opts.AllowAnonymous {
+				writeError(w, http.StatusUnauthorized, "unauthorized", "this server takes no anonymous requests: present a bearer token or use its Unix socket")
+				return
+			}
 			// Loopback TCP without a token: a web page could reach it
 			// through DNS rebinding, which shows as a foreign Host.
 			host := r.Host

@@ -6,6 +6,10 @@ var (
 	// ErrInsecureListen is returned by Listen for a TCP address that is not
 	// loopback when no token authenticates clients.
 	ErrInsecureListen = errors.New("refusing to listen on a non-loopback address without a token")
+	// ErrAnonymous is returned by Serve for a listener whose clients
+	// cannot be told apart (TCP) when the server has no tokens and
+	// Options.AllowAnonymous is not set.
+	ErrAnonymous = errors.New("refusing to serve a listener without tokens: its clients would share one anonymous identity (set tokens, or allow anonymous clients)")
 	// ErrBadListen is returned by Listen for an address it cannot parse.
 	ErrBadListen = errors.New("bad listen address")
 	// ErrBadToken is returned by ParseTokens for a malformed token file.

@@ -96,6 +96,14 @@ type Options struct {
 	// every request (on every listener). A token's Name is the client's
 	// identity.
 	Tokens []Token
+	// AllowAnonymous serves requests that carry no identity: without
+	// Tokens, those on a TCP listener (loopback only, see Listen) or on
+	// any listener other than a Unix socket's. They are all one client,
+	// "anonymous", sharing its sandboxes, files, quota and threat record:
+	// every local user, and every process that reaches the host's
+	// loopback, is that client. Off by default: such requests get 401 and
+	// Serve refuses a TCP listener.
+	AllowAnonymous bool
 	// Logger receives one access log line per request and lifecycle
 	// events; nil discards them.
 	Logger *slog.Logger
@@ -234,9 +242,15 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
 
 // Serve accepts connections on ln until Shutdown. On a Unix socket the
-// client's identity is the peer's uid (unless tokens are set). It returns
+// client's identity is the peer's uid (unless tokens are set). Other
+// listeners need Options.Tokens, or Options.AllowAnonymous: without
+// either Serve refuses them with ErrAnonymous. It returns
 // http.ErrServerClosed after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	if _, unix := ln.Addr().(*net.UnixAddr); !unix && len(s.opts.Tokens) == 0 && !s.opts.AllowAnonymous {
+		_ = ln.Close()
+		return fmt.Errorf("serve %s://%s: %w", ln.Addr().Network(), ln.Addr(), ErrAnonymous)
+	}
 	hs := &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,

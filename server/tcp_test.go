@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +102,7 @@ func TestTCPToken(t *testing.T) {
 // token-less loopback server: cross-origin requests and DNS-rebound
 // Host names get 403 and create nothing.
 func TestBrowserRequestsRefused(t *testing.T) {
-	srv, err := New(Options{DefaultBackend: "noop", WorkRoot: shortTemp(t)})
+	srv, err := New(Options{DefaultBackend: "noop", WorkRoot: shortTemp(t), AllowAnonymous: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,5 +154,65 @@ func TestBrowserRequestsRefused(t *testing.T) {
 	}
 	if n := srv.reg.count(); n != 2 {
 		t.Errorf("%d sandboxes, want the 2 legitimate ones", n)
+	}
+}
+
+// TestAnonymousRefused checks that a server without tokens serves no
+// request it cannot tell apart by default: Serve refuses a TCP listener,
+// and its handler answers 401 on any listener other than a Unix socket,
+// creating nothing. With AllowAnonymous both work.
+func TestAnonymousRefused(t *testing.T) {
+	srv, err := New(Options{DefaultBackend: "noop", WorkRoot: shortTemp(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(context.Background())
+	ln, err := Listen("tcp://127.0.0.1:0", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		if !errors.Is(err, ErrAnonymous) {
+			t.Fatalf("Serve on token-less TCP: %v, want ErrAnonymous", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve on token-less TCP is serving, want ErrAnonymous")
+	}
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the refused listener still accepts connections")
+	}
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	resp, err := http.Post(hs.URL+"/v1/sandboxes", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "unauthorized") {
+		t.Errorf("anonymous request: %d %s, want 401 unauthorized", resp.StatusCode, body)
+	}
+	if n := srv.reg.count(); n != 0 {
+		t.Errorf("%d sandboxes created by a refused request", n)
+	}
+
+	open, err := New(Options{DefaultBackend: "noop", WorkRoot: shortTemp(t), AllowAnonymous: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Shutdown(context.Background())
+	hs2 := httptest.NewServer(open.Handler())
+	defer hs2.Close()
+	resp, err = http.Post(hs2.URL+"/v1/sandboxes", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("anonymous request with AllowAnonymous: %d, want 201", resp.StatusCode)
 	}
 }

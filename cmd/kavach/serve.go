@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +28,7 @@ func init() { register(newServeCmd) }
 type serveFlags struct {
 	listen           string
 	tokenFile        string
+	allowAnonymous   bool
 	mcpStdio         bool
 	backend          string
 	policy           string
@@ -61,10 +63,12 @@ at /mcp), or over MCP on stdin/stdout with --mcp.
 By default the API listens on a Unix socket, mode 0600:
 $XDG_RUNTIME_DIR/kavach.sock, or /run/kavach/kavach.sock when
 XDG_RUNTIME_DIR is unset. Clients on the socket are told apart by their uid
-(SO_PEERCRED). --listen tcp://127.0.0.1:8080 listens on TCP; a non-loopback
-address needs --token-file (one token per line, "TOKEN" or "NAME TOKEN",
-mode 0600), and with a token file every request must carry
-"Authorization: Bearer TOKEN".
+(SO_PEERCRED). --listen tcp://127.0.0.1:8080 listens on TCP, which needs
+--token-file (one token per line, "TOKEN" or "NAME TOKEN", mode 0600); with
+a token file every request must carry "Authorization: Bearer TOKEN".
+--allow-anonymous serves loopback TCP without tokens instead: every local
+user, and every process that can reach the host's loopback, is then one
+and the same client, with its sandboxes and files.
 
 The API is described at /openapi.json; metrics are at /metrics. SIGTERM or
 SIGINT stops accepting, lets running commands finish for --shutdown-timeout,
@@ -75,6 +79,7 @@ kills the rest, destroys every sandbox and closes the audit log.`,
 	fl := c.Flags()
 	fl.StringVar(&f.listen, "listen", "", "unix:///PATH, an absolute socket path, or tcp://HOST:PORT (default "+server.DefaultSocket()+")")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file of bearer tokens clients must present")
+	fl.BoolVar(&f.allowAnonymous, "allow-anonymous", false, "serve loopback TCP without --token-file (all its clients share one identity)")
 	fl.BoolVar(&f.mcpStdio, "mcp", false, "serve MCP over stdin/stdout instead of HTTP")
 	fl.StringVarP(&f.backend, "backend", "b", "process", "default backend when a request names none (or auto)")
 	fl.StringVarP(&f.policy, "policy", "p", "basic", "default policy: minimal|basic|strict or a .json/.toml file")
@@ -152,6 +157,7 @@ func serveOptions(f *serveFlags) (server.Options, error) {
 		IdleTTL: ttl, MaxBodyBytes: mb, MaxFileBytes: mf, MaxTimeout: f.maxTimeout,
 		MaxMemoryMB: f.maxMemoryMB, MaxPids: f.maxPids,
 		WorkRoot: f.workRoot, AllowHostMounts: f.allowHostMounts, AllowHostNetwork: f.allowHostNetwork,
+		AllowAnonymous: f.allowAnonymous,
 	}
 	if f.tokenFile != "" {
 		if o.Tokens, err = server.LoadTokens(f.tokenFile); err != nil {
@@ -162,8 +168,11 @@ func serveOptions(f *serveFlags) (server.Options, error) {
 }
 
 func runServe(cmd *cobra.Command, f *serveFlags) error {
-	if f.mcpStdio && (f.listen != "" || f.tokenFile != "") {
-		return errors.New("--mcp serves stdin/stdout: it takes no --listen or --token-file")
+	if f.mcpStdio && (f.listen != "" || f.tokenFile != "" || f.allowAnonymous) {
+		return errors.New("--mcp serves stdin/stdout: it takes no --listen, --token-file or --allow-anonymous")
+	}
+	if strings.HasPrefix(f.listen, "tcp://") && f.tokenFile == "" && !f.allowAnonymous {
+		return fmt.Errorf("--listen %s: TCP needs --token-file (or --allow-anonymous, which makes every local user one shared client)", f.listen)
 	}
 	log, err := serveLogger(f)
 	if err != nil {

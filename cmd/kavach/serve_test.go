@@ -33,7 +33,10 @@ func TestServeFlagErrors(t *testing.T) {
 		args   []string
 		stderr string
 	}{
-		{"public tcp without token", []string{"serve", "-b", "noop", "--listen", "tcp://0.0.0.0:0"}, "refusing to listen on a non-loopback address without a token"},
+		{"public tcp without token", []string{"serve", "-b", "noop", "--listen", "tcp://0.0.0.0:0"}, "TCP needs --token-file"},
+		{"loopback tcp without token", []string{"serve", "-b", "noop", "--listen", "tcp://127.0.0.1:0"}, "TCP needs --token-file"},
+		{"public tcp, anonymous", []string{"serve", "-b", "noop", "--allow-anonymous", "--listen", "tcp://0.0.0.0:0"}, "refusing to listen on a non-loopback address without a token"},
+		{"mcp, anonymous", []string{"serve", "--mcp", "--allow-anonymous"}, "--mcp serves stdin/stdout"},
 		{"mcp with listen", []string{"serve", "--mcp", "--listen", "tcp://127.0.0.1:0"}, "--mcp serves stdin/stdout"},
 		{"readable token file", []string{"serve", "-b", "noop", "--token-file", loose}, "lets others read it"},
 		{"bad backend", []string{"serve", "-b", "chroot"}, "unknown backend"},
