@@ -87,7 +87,8 @@ type Config struct {
 	// HeaderRules inject credentials into HTTP(S) requests to given hosts:
 	// the egress proxy (used when Policy.Network allows a list of hosts)
 	// adds the header, replacing any the client sent, so the command uses
-	// the credential without ever holding it.
+	// the credential without ever holding it. A rule without a port applies
+	// to HTTPS only (see credential.HeaderRule).
 	HeaderRules []credential.HeaderRule
 	// EgressRoots are CA certificates the egress proxy trusts for upstream
 	// TLS besides the system roots (a private CA, or a test server's).

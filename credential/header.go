@@ -13,13 +13,15 @@ import (
 // HeaderRule says: on requests to Host (and Port, if not 0), set the
 // header Name to Scheme followed by the secret from Source, replacing any
 // value the client sent. The secret stays in the proxy; the sandbox never
-// sees it.
+// sees it. A rule without a port applies only to HTTPS, which the proxy
+// intercepts; plain HTTP gets the credential only from a rule that names
+// the port, so that it never crosses the network in clear by default.
 type HeaderRule struct {
 	// Host is normalised: a lower-case ASCII DNS name (IDNA A-labels) or
 	// an IP address in canonical form.
 	Host string
-	// Port restricts the rule to one port; 0 means every port the
-	// allowlist lets through.
+	// Port restricts the rule to one port (plain HTTP or HTTPS); 0 means
+	// HTTPS on every port the allowlist lets through.
 	Port int
 	// Name is the canonical header name, e.g. "Authorization".
 	Name string

@@ -22,7 +22,7 @@ func TestRunAllowHostSecretHeader(t *testing.T) {
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	code, out, stderr := run(t, "", "run", "--allow-host", "127.0.0.1:"+port,
-		"--secret-header", "127.0.0.1:Authorization=Bearer env:TOKEN", "--", "curl", "-s", "http://127.0.0.1:"+port+"/")
+		"--secret-header", "127.0.0.1:"+port+":Authorization=Bearer env:TOKEN", "--", "curl", "-s", "http://127.0.0.1:"+port+"/")
 	if code != 0 || out != "ok\n" {
 		t.Fatalf("exit %d stdout %q stderr %q", code, out, stderr)
 	}

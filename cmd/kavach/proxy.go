@@ -51,7 +51,10 @@ sets credential headers for chosen hosts without the client seeing them.
   --secret-header 'api.example.com:Authorization=Bearer env:TOKEN'
                                       the value comes from the host's
                                       $TOKEN (or file:PATH), never from
-                                      the command line
+                                      the command line; a rule without a
+                                      port is for HTTPS only: name the
+                                      port ('host:8080:Header=...') to
+                                      send it over plain HTTP
 
 Clients must authenticate: the proxy makes a random token at start and
 prints its URL as http://kavach:TOKEN@ADDR (most clients accept that in

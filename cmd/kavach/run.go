@@ -94,7 +94,7 @@ executable; 127 not found; 128+N killed by signal N.`,
 	fl.StringVar(&f.agentID, "agent-id", "", "agent on whose behalf the command runs (threat tracking, audit)")
 	fl.StringArrayVar(&f.secretEnv, "secret-env", nil, "inject a secret as env var: VAR=env:NAME or VAR=file:PATH (repeatable)")
 	fl.StringArrayVar(&f.secretFile, "secret-file", nil, "inject a secret as a 0400 file on a tmpfs: /PATH=env:NAME or /PATH=file:PATH")
-	fl.StringArrayVar(&f.secretHeader, "secret-header", nil, "inject a header through the proxy: HOST:Header-Name=SOURCE, e.g. api.example.com:Authorization=Bearer env:TOKEN")
+	fl.StringArrayVar(&f.secretHeader, "secret-header", nil, "inject a header through the proxy: HOST[:PORT]:Header-Name=SOURCE, e.g. api.example.com:Authorization=Bearer env:TOKEN (without a port: HTTPS only)")
 	fl.StringArrayVar(&f.secretStdin, "secret-stdin", nil, "feed a secret to the command's stdin: env:NAME or file:PATH")
 	fl.StringVar(&f.quarantine, "quarantine-dir", "", "where quarantined output is stored (default $XDG_DATA_HOME/kavach/quarantine)")
 	fl.StringVar(&f.threatState, "threat-state", "", "offender tracker state file; with --agent-id, a suspended agent cannot run")

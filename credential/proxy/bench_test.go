@@ -20,7 +20,7 @@ func benchUpstream(b *testing.B) (*httptest.Server, *started) {
 	b.Cleanup(up.Close)
 	s := startProxy(b, Config{
 		Allow:   []string{fmt.Sprintf("127.0.0.1:%d", port(b, up.URL))},
-		Headers: []credential.Header{newHeader(b, "127.0.0.1", 0, "Authorization", "Bearer bench")},
+		Headers: []credential.Header{newHeader(b, "127.0.0.1", port(b, up.URL), "Authorization", "Bearer bench")},
 	})
 	return up, s
 }

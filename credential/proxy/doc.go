@@ -25,8 +25,10 @@
 // # Credentials
 //
 // For a host with a header rule, the proxy sets the header on every
-// request, replacing any value the client sent. Plain HTTP is rewritten
-// directly. HTTPS is intercepted: the proxy answers the CONNECT, terminates
+// request, replacing any value the client sent. A rule without a port
+// applies to HTTPS only; plain HTTP is rewritten directly, but only by a
+// rule that names the request's port, so that a credential crosses the
+// network in clear only where its owner said so. HTTPS is intercepted: the proxy answers the CONNECT, terminates
 // TLS with a certificate for exactly the CONNECT target, minted by a CA
 // generated in memory for this proxy (ECDSA P-256, short-lived, name
 // constrained to the hosts that have rules), checks that each inner

@@ -76,7 +76,7 @@ func TestListenInNetns(t *testing.T) {
 	ev := &events{}
 	p, err := New(Config{
 		Allow:   []string{fmt.Sprintf("127.0.0.1:%d", upPort)},
-		Headers: []credential.Header{newHeader(t, "127.0.0.1", 0, "Authorization", "Bearer "+testToken)},
+		Headers: []credential.Header{newHeader(t, "127.0.0.1", upPort, "Authorization", "Bearer "+testToken)},
 		OnEvent: ev.add,
 	})
 	if err != nil {

@@ -228,11 +228,14 @@ func (p *Proxy) hostAllowed(name string, addr netip.Addr, port int) bool {
 // CA returns the interception CA, or nil when no header rule needs one.
 func (p *Proxy) CA() *CA { return p.ca }
 
-// rulesFor returns the header rules that apply to host:port.
-func (p *Proxy) rulesFor(host string, port int) []rule {
+// rulesFor returns the header rules that apply to host:port, over TLS
+// the proxy intercepts or, when tls is false, plain HTTP. A rule without
+// a port applies to intercepted TLS only: the credential never crosses the
+// network in clear unless a rule names the port for it.
+func (p *Proxy) rulesFor(host string, port int, tls bool) []rule {
 	var out []rule
 	for _, r := range p.rules {
-		if r.host == host && (r.port == 0 || r.port == port) {
+		if r.host == host && (r.port == port || r.port == 0 && tls) {
 			out = append(out, r)
 		}
 	}

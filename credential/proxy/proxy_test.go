@@ -265,6 +265,45 @@ func TestInjectPlainHTTP(t *testing.T) {
 	}
 }
 
+// TestPortlessRuleTLSOnly checks that a rule without a port never puts
+// the credential on plain HTTP (the request goes through without it),
+// while the same rule is injected through intercepted TLS.
+func TestPortlessRuleTLSOnly(t *testing.T) {
+	rec := &recorder{}
+	up := httptest.NewServer(rec)
+	defer up.Close()
+	tlsRec := &recorder{}
+	tlsUp := httptest.NewTLSServer(tlsRec)
+	defer tlsUp.Close()
+	s := startProxy(t, Config{
+		Allow:              []string{fmt.Sprintf("127.0.0.1:%d", port(t, up.URL)), fmt.Sprintf("127.0.0.1:%d", port(t, tlsUp.URL))},
+		Headers:            []credential.Header{newHeader(t, "127.0.0.1", 0, "Authorization", "Bearer "+testToken)},
+		ExtraUpstreamRoots: []*x509.Certificate{tlsUp.Certificate()},
+	})
+	resp, err := s.client(nil).Get(up.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if h, _ := rec.header(); resp.StatusCode != 200 || h.Get("Authorization") != "" {
+		t.Fatalf("plain HTTP: status %d, upstream Authorization %q; want 200 and none", resp.StatusCode, h.Get("Authorization"))
+	}
+	ev := s.ev.waitFor(t, func(e Event) bool { return e.Kind == KindRequest && e.Allowed })
+	if len(ev.Injected) != 0 {
+		t.Errorf("plain HTTP event says injected %v", ev.Injected)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(s.p.CA().Certificate())
+	resp, err = s.client(roots).Get(tlsUp.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if h, _ := tlsRec.header(); resp.StatusCode != 200 || h.Get("Authorization") != "Bearer "+testToken {
+		t.Fatalf("intercepted TLS: status %d, upstream Authorization %q; want the token", resp.StatusCode, h.Get("Authorization"))
+	}
+}
+
 func TestInjectHTTPSIntercepted(t *testing.T) {
 	rec := &recorder{}
 	up := httptest.NewTLSServer(rec)

@@ -81,7 +81,7 @@ func TestScrubEcho(t *testing.T) {
 			defer up.Close()
 			cfg := Config{
 				Allow:   []string{fmt.Sprintf("127.0.0.1:%d", port(t, up.URL))},
-				Headers: []credential.Header{newHeader(t, "127.0.0.1", 0, "Authorization", "Bearer "+testToken)},
+				Headers: []credential.Header{newHeader(t, "127.0.0.1", port(t, up.URL), "Authorization", "Bearer "+testToken)},
 			}
 			if useTLS {
 				cfg.ExtraUpstreamRoots = append(cfg.ExtraUpstreamRoots, up.Certificate())
@@ -151,7 +151,7 @@ func TestScrubEchoOutsideBody(t *testing.T) {
 			up := rawUpstream(t, tc.tmpl)
 			s := startProxy(t, Config{
 				Allow:   []string{fmt.Sprintf("127.0.0.1:%d", up)},
-				Headers: []credential.Header{newHeader(t, "127.0.0.1", 0, "Authorization", "Bearer "+testToken)},
+				Headers: []credential.Header{newHeader(t, "127.0.0.1", up, "Authorization", "Bearer "+testToken)},
 			})
 			c, err := net.Dial("tcp", s.addr)
 			if err != nil {
@@ -198,7 +198,7 @@ func TestScrubCompressedEcho(t *testing.T) {
 			defer up.Close()
 			s := startProxy(t, Config{
 				Allow:   []string{fmt.Sprintf("127.0.0.1:%d", port(t, up.URL))},
-				Headers: []credential.Header{newHeader(t, "127.0.0.1", 0, "Authorization", "Bearer "+testToken)},
+				Headers: []credential.Header{newHeader(t, "127.0.0.1", port(t, up.URL), "Authorization", "Bearer "+testToken)},
 			})
 			// The client asks for nothing and decodes nothing: it sees the
 			// bytes the proxy sends.

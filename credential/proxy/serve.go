@@ -209,7 +209,7 @@ func (cc *conn) handle(ctx context.Context, req *http.Request) bool {
 		}
 		out.Header.Del("Expect")
 	}
-	rules := cc.p.rulesFor(d.host, d.port)
+	rules := cc.p.rulesFor(d.host, d.port, cc.tunnel != nil)
 	for _, r := range rules {
 		out.Header.Del(r.name)
 		_ = r.value.Use(func(b []byte) { out.Header.Set(r.name, string(b)) })
@@ -391,7 +391,7 @@ func (cc *conn) handleConnect(ctx context.Context, req *http.Request) {
 		cc.refuse(ev, d.status, d.reason)
 		return
 	}
-	if rules := cc.p.rulesFor(d.host, d.port); len(rules) > 0 {
+	if rules := cc.p.rulesFor(d.host, d.port, true); len(rules) > 0 {
 		cc.intercept(ctx, ev, &d)
 		return
 	}
