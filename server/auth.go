@@ -220,6 +220,11 @@ func Listen(addr string, withToken bool) (net.Listener, error) {
 	return nil, fmt.Errorf("listen %q: %w: want unix:///PATH, an absolute path or tcp://HOST:PORT", addr, ErrBadListen)
 }
 
+// IsLoopback reports whether host, a name or an IP literal, names only
+// loopback addresses: "localhost" or a loopback IP. Other names are not
+// resolved (what they resolve to can change), so they are not loopback.
+func IsLoopback(host string) bool { return loopback(strings.Trim(host, "[]")) }
+
 // loopback reports whether host names only loopback addresses. Names other
 // than "localhost" are not resolved: what they resolve to can change.
 func loopback(host string) bool {

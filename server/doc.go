@@ -8,7 +8,9 @@
 // client that created it: a bearer token's name over TCP, the peer's uid
 // (SO_PEERCRED) over a Unix socket, or an MCP session. Requests that carry
 // no identity (TCP without tokens) are refused unless
-// Options.AllowAnonymous makes them all one client. A client sees only
+// Options.AllowAnonymous makes them all one client; with Options.TLS, TCP
+// is served over TLS (kavach serve requires it off loopback, so that
+// tokens never cross the network in clear). A client sees only
 // its own sandboxes (another client's id is "not found"), may hold at most
 // Options.MaxSandboxesPerClient live sandboxes, and loses sandboxes it
 // leaves idle for Options.IdleTTL. MCP sessions' sandboxes are destroyed

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -104,6 +105,11 @@ type Options struct {
 	// loopback, is that client. Off by default: such requests get 401 and
 	// Serve refuses a TCP listener.
 	AllowAnonymous bool
+	// TLS, when set, is the TLS configuration (with the server's
+	// certificate) Serve uses on every listener other than a Unix
+	// socket's. A bearer token sent over TCP without it crosses the
+	// network in clear.
+	TLS *tls.Config
 	// Logger receives one access log line per request and lifecycle
 	// events; nil discards them.
 	Logger *slog.Logger
@@ -159,6 +165,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if err := opts.DefaultPolicy.Validate(); err != nil {
 		return nil, fmt.Errorf("new server: default policy: %w", err)
+	}
+	if t := opts.TLS; t != nil && len(t.Certificates) == 0 && t.GetCertificate == nil && t.GetConfigForClient == nil {
+		return nil, errors.New("new server: TLS configuration without a certificate")
 	}
 	if opts.Gate == nil {
 		g := scan.DefaultGatePolicy()
@@ -244,8 +253,8 @@ func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
 // Serve accepts connections on ln until Shutdown. On a Unix socket the
 // client's identity is the peer's uid (unless tokens are set). Other
 // listeners need Options.Tokens, or Options.AllowAnonymous: without
-// either Serve refuses them with ErrAnonymous. It returns
-// http.ErrServerClosed after Shutdown.
+// either Serve refuses them with ErrAnonymous. With Options.TLS they are
+// served over TLS. It returns http.ErrServerClosed after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
 	if _, unix := ln.Addr().(*net.UnixAddr); !unix && len(s.opts.Tokens) == 0 && !s.opts.AllowAnonymous {
 		_ = ln.Close()
@@ -266,6 +275,10 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.servers = append(s.servers, hs)
 	s.mu.Unlock()
+	if _, unix := ln.Addr().(*net.UnixAddr); !unix && s.opts.TLS != nil {
+		hs.TLSConfig = s.opts.TLS.Clone()
+		return hs.ServeTLS(ln, "", "")
+	}
 	return hs.Serve(ln)
 }
 

@@ -2,8 +2,14 @@ package server
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -215,4 +221,90 @@ func TestAnonymousRefused(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Errorf("anonymous request with AllowAnonymous: %d, want 201", resp.StatusCode)
 	}
+}
+
+// TestServeTLS checks that with Options.TLS a TCP listener speaks only
+// TLS: a client that trusts the certificate creates a sandbox with its
+// token, a plain-HTTP request gets no API answer, and a TLS
+// configuration without a certificate is refused by New.
+func TestServeTLS(t *testing.T) {
+	cert, pool := selfSignedLoopback(t)
+	tok := "tls-token-0123456789"
+	toks, err := ParseTokens([]byte("ci " + tok + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{DefaultBackend: "noop", WorkRoot: shortTemp(t), Tokens: toks,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := Listen("tcp://127.0.0.1:0", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	defer func() {
+		_ = srv.Shutdown(context.Background())
+		<-done
+	}()
+	addr := ln.Addr().String()
+
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest("POST", "https://"+addr+"/v1/sandboxes", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || resp.TLS == nil {
+		t.Fatalf("over TLS: %d (TLS %v), want 201 over TLS", resp.StatusCode, resp.TLS != nil)
+	}
+
+	req, _ = http.NewRequest("POST", "http://"+addr+"/v1/sandboxes", strings.NewReader("{}"))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode < 400 {
+			t.Fatalf("plain HTTP to the TLS listener: %d, want a refusal", resp.StatusCode)
+		}
+	}
+	if n := srv.reg.count(); n != 1 {
+		t.Errorf("%d sandboxes, want the one created over TLS", n)
+	}
+
+	if _, err := New(Options{DefaultBackend: "noop", TLS: &tls.Config{}}); err == nil {
+		t.Error("New accepted a TLS configuration without a certificate")
+	}
+}
+
+// selfSignedLoopback returns a certificate for 127.0.0.1 and a pool that
+// trusts it.
+func selfSignedLoopback(t *testing.T) (tls.Certificate, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Minute),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(leaf)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -29,6 +31,8 @@ type serveFlags struct {
 	listen           string
 	tokenFile        string
 	allowAnonymous   bool
+	tlsCert          string
+	tlsKey           string
 	mcpStdio         bool
 	backend          string
 	policy           string
@@ -68,7 +72,9 @@ XDG_RUNTIME_DIR is unset. Clients on the socket are told apart by their uid
 a token file every request must carry "Authorization: Bearer TOKEN".
 --allow-anonymous serves loopback TCP without tokens instead: every local
 user, and every process that can reach the host's loopback, is then one
-and the same client, with its sandboxes and files.
+and the same client, with its sandboxes and files. A non-loopback address
+also needs --tls-cert and --tls-key, so that tokens never cross the network
+in clear (or a TLS front on loopback).
 
 The API is described at /openapi.json; metrics are at /metrics. SIGTERM or
 SIGINT stops accepting, lets running commands finish for --shutdown-timeout,
@@ -79,6 +85,8 @@ kills the rest, destroys every sandbox and closes the audit log.`,
 	fl := c.Flags()
 	fl.StringVar(&f.listen, "listen", "", "unix:///PATH, an absolute socket path, or tcp://HOST:PORT (default "+server.DefaultSocket()+")")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file of bearer tokens clients must present")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve TCP over TLS with this certificate (PEM, chain first to last)")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "the private key of --tls-cert (PEM)")
 	fl.BoolVar(&f.allowAnonymous, "allow-anonymous", false, "serve loopback TCP without --token-file (all its clients share one identity)")
 	fl.BoolVar(&f.mcpStdio, "mcp", false, "serve MCP over stdin/stdout instead of HTTP")
 	fl.StringVarP(&f.backend, "backend", "b", "process", "default backend when a request names none (or auto)")
@@ -164,15 +172,35 @@ func serveOptions(f *serveFlags) (server.Options, error) {
 			return o, err
 		}
 	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return o, errors.New("--tls-cert and --tls-key go together")
+	}
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return o, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		o.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	return o, nil
 }
 
 func runServe(cmd *cobra.Command, f *serveFlags) error {
-	if f.mcpStdio && (f.listen != "" || f.tokenFile != "" || f.allowAnonymous) {
-		return errors.New("--mcp serves stdin/stdout: it takes no --listen, --token-file or --allow-anonymous")
+	if f.mcpStdio && (f.listen != "" || f.tokenFile != "" || f.allowAnonymous || f.tlsCert != "") {
+		return errors.New("--mcp serves stdin/stdout: it takes no --listen, --token-file, --allow-anonymous or --tls-cert")
 	}
-	if strings.HasPrefix(f.listen, "tcp://") && f.tokenFile == "" && !f.allowAnonymous {
-		return fmt.Errorf("--listen %s: TCP needs --token-file (or --allow-anonymous, which makes every local user one shared client)", f.listen)
+	if tcp, ok := strings.CutPrefix(f.listen, "tcp://"); ok {
+		if f.tokenFile == "" && !f.allowAnonymous {
+			return fmt.Errorf("--listen %s: TCP needs --token-file (or --allow-anonymous, which makes every local user one shared client)", f.listen)
+		}
+		if host, _, err := net.SplitHostPort(tcp); err == nil && !server.IsLoopback(host) && f.tlsCert == "" {
+			return fmt.Errorf("--listen %s: a non-loopback address needs --tls-cert and --tls-key (bearer tokens would cross the network in clear), or a TLS front listening on loopback", f.listen)
+		}
+	} else if f.tlsCert != "" {
+		return errors.New("--tls-cert: TLS is for a TCP --listen; the Unix socket is served without it")
+	}
+	if f.tlsKey != "" {
+		warnLooseKey(cmd.ErrOrStderr(), f.tlsKey)
 	}
 	log, err := serveLogger(f)
 	if err != nil {

@@ -3,10 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"io/fs"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -28,6 +35,11 @@ func TestServeFlagErrors(t *testing.T) {
 	if err := os.WriteFile(loose, []byte("0123456789abcdef0123\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	tight := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tight, []byte("ci 0123456789abcdef0123\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, key := writeTestCert(t, dir)
 	tests := []struct {
 		name   string
 		args   []string
@@ -35,7 +47,12 @@ func TestServeFlagErrors(t *testing.T) {
 	}{
 		{"public tcp without token", []string{"serve", "-b", "noop", "--listen", "tcp://0.0.0.0:0"}, "TCP needs --token-file"},
 		{"loopback tcp without token", []string{"serve", "-b", "noop", "--listen", "tcp://127.0.0.1:0"}, "TCP needs --token-file"},
-		{"public tcp, anonymous", []string{"serve", "-b", "noop", "--allow-anonymous", "--listen", "tcp://0.0.0.0:0"}, "refusing to listen on a non-loopback address without a token"},
+		{"public tcp, anonymous", []string{"serve", "-b", "noop", "--allow-anonymous", "--listen", "tcp://0.0.0.0:0"}, "needs --tls-cert and --tls-key"},
+		{"public tcp with token, no TLS", []string{"serve", "-b", "noop", "--token-file", tight, "--listen", "tcp://0.0.0.0:0"}, "needs --tls-cert and --tls-key"},
+		{"public tcp, anonymous with TLS", []string{"serve", "-b", "noop", "--allow-anonymous", "--tls-cert", cert, "--tls-key", key, "--listen", "tcp://0.0.0.0:0"}, "refusing to listen on a non-loopback address without a token"},
+		{"tls cert alone", []string{"serve", "-b", "noop", "--token-file", tight, "--tls-cert", cert, "--listen", "tcp://127.0.0.1:0"}, "--tls-cert and --tls-key go together"},
+		{"tls key not matching", []string{"serve", "-b", "noop", "--token-file", tight, "--tls-cert", cert, "--tls-key", loose, "--listen", "tcp://127.0.0.1:0"}, "--tls-cert/--tls-key"},
+		{"tls on the unix socket", []string{"serve", "-b", "noop", "--tls-cert", cert, "--tls-key", key}, "TLS is for a TCP --listen"},
 		{"mcp, anonymous", []string{"serve", "--mcp", "--allow-anonymous"}, "--mcp serves stdin/stdout"},
 		{"mcp with listen", []string{"serve", "--mcp", "--listen", "tcp://127.0.0.1:0"}, "--mcp serves stdin/stdout"},
 		{"readable token file", []string{"serve", "-b", "noop", "--token-file", loose}, "lets others read it"},
@@ -52,6 +69,36 @@ func TestServeFlagErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeTestCert writes a self-signed certificate for 127.0.0.1 and its
+// key (mode 0600) into dir and returns their paths.
+func writeTestCert(t *testing.T, dir string) (cert, key string) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cert, key
 }
 
 var (
@@ -420,5 +467,58 @@ func TestServeMCPInspector(t *testing.T) {
 		if e.Name() != "q" {
 			t.Errorf("workdir left behind: %s", e.Name())
 		}
+	}
+}
+
+// TestServeTLSListen runs kavach serve on loopback TCP with tokens and a
+// certificate: a client that trusts it creates a sandbox over HTTPS.
+func TestServeTLSListen(t *testing.T) {
+	bin := kavachBinary(t)
+	dir := t.TempDir()
+	cert, key := writeTestCert(t, dir)
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokens, []byte("ci tls-cli-token-0123456789\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	var stderr bytes.Buffer
+	srv := exec.Command(bin, "serve", "-b", "noop", "--listen", "tcp://"+addr, "--token-file", tokens,
+		"--tls-cert", cert, "--tls-key", key, "--work-root", dir, "--quarantine-dir", filepath.Join(dir, "q"))
+	srv.Stderr = &stderr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = srv.Process.Signal(syscall.SIGTERM)
+		_ = srv.Wait()
+	}()
+	pemCert, err := os.ReadFile(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemCert)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, _ := http.NewRequest("POST", "https://"+addr+"/v1/sandboxes", strings.NewReader("{}"))
+		req.Header.Set("Authorization", "Bearer tls-cli-token-0123456789")
+		resp, err := c.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusCreated || resp.TLS == nil {
+				t.Fatalf("create over TLS: %d", resp.StatusCode)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not come up over TLS: %v; stderr %s", err, stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
