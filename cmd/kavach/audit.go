@@ -33,8 +33,9 @@ in kavach 1.0's JSON Lines format, with their <log>.checkpoint.`,
 }
 
 type auditVerifyFlags struct {
-	keyFile string
-	asJSON  bool
+	keyFile           string
+	asJSON            bool
+	requireCheckpoint bool
 }
 
 // auditVerifyView is `kavach audit verify --json`'s output.
@@ -60,7 +61,10 @@ and the signed checkpoint (<FILE>.checkpoint) matching, so a cut tail is found.
 Exit status: 0 when the log is intact, 1 when it was tampered with (the first
 bad serial and the reason are printed), 125 when it could not be checked
 (missing file, unreadable key). A log without a checkpoint verifies with a
-warning that truncation cannot be detected.
+warning that truncation cannot be detected; --require-checkpoint makes it
+fail instead (exit 1), as it does a log whose last records the checkpoint
+does not cover: deleting the checkpoint and cutting the log's tail together
+is otherwise undetectable.
 
 The key file's bytes are the key, used as they are (a trailing newline is part
 of the key). The key is never printed.`,
@@ -70,6 +74,7 @@ of the key). The key is never printed.`,
 	fl := c.Flags()
 	fl.StringVar(&f.keyFile, "key-file", "", "file holding the HMAC key (required)")
 	fl.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
+	fl.BoolVar(&f.requireCheckpoint, "require-checkpoint", false, "fail unless a checkpoint vouches for every record")
 	_ = c.MarkFlagRequired("key-file")
 	return c
 }
@@ -85,6 +90,17 @@ func runAuditVerify(cmd *cobra.Command, file string, f *auditVerifyFlags) error 
 	var ce *audit.ChainError
 	if err != nil && !errors.As(err, &ce) {
 		return err
+	}
+	unanchored := err == nil && f.requireCheckpoint && (!rep.Checkpoint || rep.CheckpointRecords < rep.Records)
+	if unanchored {
+		// The records verified, but nothing vouches that the log ends where
+		// it does: the first record the checkpoint does not cover (or 0).
+		reason := "no checkpoint (" + audit.CheckpointSuffix + " file): the log's end cannot be verified"
+		if rep.Checkpoint {
+			reason = fmt.Sprintf("the checkpoint vouches for %d of %d records: the log's end cannot be verified", rep.CheckpointRecords, rep.Records)
+		}
+		ce = &audit.ChainError{Serial: rep.CheckpointRecords, Reason: reason}
+		err = ce
 	}
 	view := auditVerifyView{File: file, Intact: err == nil, Report: rep}
 	if view.Report == nil {
@@ -110,6 +126,8 @@ func runAuditVerify(cmd *cobra.Command, file string, f *auditVerifyFlags) error 
 				fmt.Fprintf(out, ", checkpoint covers %d", view.CheckpointRecords)
 			}
 			fmt.Fprintln(out)
+		} else if unanchored {
+			fmt.Fprintf(out, "NOT VERIFIED: %d records verified, but %s\n", view.Records, ce.Reason)
 		} else {
 			fmt.Fprintf(out, "TAMPERED: first bad serial %d (line %d): %s\n", ce.Serial, ce.Line, ce.Reason)
 			fmt.Fprintf(out, "%d records verified before it\n", view.Records)

@@ -57,6 +57,39 @@ func TestAuditVerifyCmd(t *testing.T) {
 		}, nil, 1, "TAMPERED: first bad serial 3 (line 4): truncated", "truncated"},
 		{"no checkpoint warns", func(t *testing.T, log, _ string) { os.Remove(log + audit.CheckpointSuffix) }, nil, 0,
 			"intact: 5 records, last serial 4\nwarning: no checkpoint", ""},
+		{"no checkpoint, required", func(t *testing.T, log, _ string) { os.Remove(log + audit.CheckpointSuffix) },
+			func(log, key string) []string {
+				return []string{"audit", "verify", log, "--key-file", key, "--require-checkpoint"}
+			}, 1, "NOT VERIFIED: 5 records verified, but no checkpoint", "kavach: audit chain broken at serial 0: no checkpoint"},
+		{"tail cut with the checkpoint, required", func(t *testing.T, log, _ string) {
+			b, _ := os.ReadFile(log)
+			lines := bytes.SplitAfter(b, []byte("\n"))
+			os.WriteFile(log, bytes.Join(lines[:3], nil), 0o600)
+			os.Remove(log + audit.CheckpointSuffix)
+		}, func(log, key string) []string {
+			return []string{"audit", "verify", log, "--key-file", key, "--require-checkpoint"}
+		}, 1, "NOT VERIFIED: 3 records verified, but no checkpoint", ""},
+		{"checkpoint behind the log, required", func(t *testing.T, log, key string) {
+			// A checkpoint from before the last two records, as a writer
+			// that stopped between appending and updating it leaves.
+			old, _ := os.ReadFile(log + audit.CheckpointSuffix)
+			w, err := audit.Open(context.Background(), log, []byte("cli test key"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 2 {
+				if _, err := w.Append(context.Background(), "exec", map[string]int{"j": i}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			w.Close()
+			os.WriteFile(log+audit.CheckpointSuffix, old, 0o600)
+		}, func(log, key string) []string {
+			return []string{"audit", "verify", log, "--key-file", key, "--require-checkpoint"}
+		}, 1, "NOT VERIFIED: 7 records verified, but the checkpoint vouches for 5 of 7 records", ""},
+		{"intact, required", nil, func(log, key string) []string {
+			return []string{"audit", "verify", log, "--key-file", key, "--require-checkpoint"}
+		}, 0, "intact: 5 records, last serial 4, checkpoint covers 5\n", ""},
 		{"loose key file warns", func(t *testing.T, _, key string) { os.Chmod(key, 0o644) }, nil, 0, "intact: 5 records", "kavach: warning: key file"},
 		{"wrong key", func(t *testing.T, _, key string) { os.WriteFile(key, []byte("other"), 0o600) }, nil, 1, "TAMPERED: first bad serial 0", ""},
 		{"missing log", func(t *testing.T, log, _ string) { os.Remove(log) }, nil, 125, "", "kavach: verify audit log"},
