@@ -2,20 +2,17 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kavach-go/kavach/internal/kavachtest"
 )
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
@@ -228,14 +225,14 @@ func TestAnonymousRefused(t *testing.T) {
 // token, a plain-HTTP request gets no API answer, and a TLS
 // configuration without a certificate is refused by New.
 func TestServeTLS(t *testing.T) {
-	cert, pool := selfSignedLoopback(t)
+	lc := kavachtest.NewLoopbackCert(t)
 	tok := "tls-token-0123456789"
 	toks, err := ParseTokens([]byte("ci " + tok + "\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv, err := New(Options{DefaultBackend: "noop", WorkRoot: shortTemp(t), Tokens: toks,
-		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+		TLS: &tls.Config{Certificates: []tls.Certificate{lc.TLS}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +248,7 @@ func TestServeTLS(t *testing.T) {
 	}()
 	addr := ln.Addr().String()
 
-	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: lc.Pool}}}
 	req, _ := http.NewRequest("POST", "https://"+addr+"/v1/sandboxes", strings.NewReader("{}"))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := c.Do(req)
@@ -278,33 +275,4 @@ func TestServeTLS(t *testing.T) {
 	if _, err := New(Options{DefaultBackend: "noop", TLS: &tls.Config{}}); err == nil {
 		t.Error("New accepted a TLS configuration without a certificate")
 	}
-}
-
-// selfSignedLoopback returns a certificate for 127.0.0.1 and a pool that
-// trusts it.
-func selfSignedLoopback(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }

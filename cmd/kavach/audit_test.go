@@ -21,19 +21,26 @@ func auditFixture(t *testing.T) (logFile, keyFile string) {
 	if err := os.WriteFile(keyFile, []byte("cli test key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	appendAudit(t, logFile, "i", 4)
+	return logFile, keyFile
+}
+
+// appendAudit appends n exec records {field: 0..n-1} to the log with the
+// fixture's key, through a writer that updates the checkpoint.
+func appendAudit(t *testing.T, logFile, field string, n int) {
+	t.Helper()
 	w, err := audit.Open(context.Background(), logFile, []byte("cli test key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 4 {
-		if _, err := w.Append(context.Background(), "exec", map[string]int{"i": i}); err != nil {
+	for i := range n {
+		if _, err := w.Append(context.Background(), "exec", map[string]int{field: i}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return logFile, keyFile
 }
 
 func TestAuditVerifyCmd(t *testing.T) {
@@ -73,16 +80,7 @@ func TestAuditVerifyCmd(t *testing.T) {
 			// A checkpoint from before the last two records, as a writer
 			// that stopped between appending and updating it leaves.
 			old, _ := os.ReadFile(log + audit.CheckpointSuffix)
-			w, err := audit.Open(context.Background(), log, []byte("cli test key"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for i := range 2 {
-				if _, err := w.Append(context.Background(), "exec", map[string]int{"j": i}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			w.Close()
+			appendAudit(t, log, "j", 2)
 			os.WriteFile(log+audit.CheckpointSuffix, old, 0o600)
 		}, func(log, key string) []string {
 			return []string{"audit", "verify", log, "--key-file", key, "--require-checkpoint"}

@@ -3,17 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"io/fs"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -39,7 +34,7 @@ func TestServeFlagErrors(t *testing.T) {
 	if err := os.WriteFile(tight, []byte("ci 0123456789abcdef0123\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cert, key := writeTestCert(t, dir)
+	cert, key, _ := writeTestCert(t, dir)
 	tests := []struct {
 		name   string
 		args   []string
@@ -72,33 +67,19 @@ func TestServeFlagErrors(t *testing.T) {
 }
 
 // writeTestCert writes a self-signed certificate for 127.0.0.1 and its
-// key (mode 0600) into dir and returns their paths.
-func writeTestCert(t *testing.T, dir string) (cert, key string) {
+// key (mode 0600) into dir and returns their paths and the pool that
+// trusts the certificate.
+func writeTestCert(t *testing.T, dir string) (cert, key string, pool *x509.CertPool) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lc := kavachtest.NewLoopbackCert(t)
 	cert, key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	if err := os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := os.WriteFile(cert, lc.CertPEM, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	if err := os.WriteFile(key, lc.KeyPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return cert, key
+	return cert, key, lc.Pool
 }
 
 var (
@@ -475,7 +456,7 @@ func TestServeMCPInspector(t *testing.T) {
 func TestServeTLSListen(t *testing.T) {
 	bin := kavachBinary(t)
 	dir := t.TempDir()
-	cert, key := writeTestCert(t, dir)
+	cert, key, pool := writeTestCert(t, dir)
 	tokens := filepath.Join(dir, "tokens")
 	if err := os.WriteFile(tokens, []byte("ci tls-cli-token-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -497,12 +478,6 @@ func TestServeTLSListen(t *testing.T) {
 		_ = srv.Process.Signal(syscall.SIGTERM)
 		_ = srv.Wait()
 	}()
-	pemCert, err := os.ReadFile(cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemCert)
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
