@@ -1095,8 +1095,13 @@ func (p *prober) memory() (bool, string) {
 		notes = append(notes, path+" = "+v)
 	}
 	var rl unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_AS, &rl) == nil && rl.Cur != unix.RLIM_INFINITY {
-		notes = append(notes, fmt.Sprintf("RLIMIT_AS %d MiB", rl.Cur>>20))
+	for _, r := range []struct {
+		name string
+		res  int
+	}{{"RLIMIT_DATA", unix.RLIMIT_DATA}, {"RLIMIT_AS", unix.RLIMIT_AS}} {
+		if unix.Getrlimit(r.res, &rl) == nil && rl.Cur != unix.RLIM_INFINITY {
+			notes = append(notes, fmt.Sprintf("%s %d MiB", r.name, rl.Cur>>20))
+		}
 	}
 	if claim == 0 {
 		return false, strings.Join(append([]string{"no memory limit claimed"}, notes...), "; ")

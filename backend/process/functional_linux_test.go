@@ -277,10 +277,25 @@ func TestRlimitFallback(t *testing.T) {
 	if !e.Rlimits || e.CgroupVersion != 0 || e.MemoryLimitMB != 0 || len(e.Downgrades) == 0 {
 		t.Errorf("enforced %+v, want rlimits, no cgroup, downgrades listed", e)
 	}
-	r := run(t, sb, pathEnv, "sh", "-c", "grep -E 'Max (processes|address space)' /proc/self/limits | tr -s ' '")
-	want := fmt.Sprintf("Max processes 64 64 processes \nMax address space %d %d bytes \n", 512<<20, 512<<20)
+	r := run(t, sb, pathEnv, "sh", "-c", "grep -E 'Max (data size|processes|address space)' /proc/self/limits | tr -s ' '")
+	want := fmt.Sprintf("Max data size %d %d bytes \nMax processes 64 64 processes \nMax address space unlimited unlimited bytes \n", 512<<20, 512<<20)
 	if r.stdout != want {
 		t.Errorf("rlimits inside: %q, want %q", r.stdout, want)
+	}
+	// The memory stand-in bounds what is allocated, not what is reserved:
+	// a runtime may reserve 1 GiB of address space (as Go's and Java's
+	// do), but not allocate 600 MiB under a 512 MiB limit.
+	kavachtest.RequireFile(t, "/usr/bin/python3")
+	r = run(t, sb, pathEnv, "python3", "-c", `import mmap
+m = mmap.mmap(-1, 1 << 30, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, prot=0)  # PROT_NONE
+print("reserved")
+try:
+    b = bytearray(600 << 20)
+    print("allocated")
+except MemoryError:
+    print("refused")`)
+	if r.stdout != "reserved\nrefused\n" {
+		t.Errorf("memory rlimit: stdout %q stderr %q, want a 1 GiB reservation kept and a 600 MiB allocation refused", r.stdout, r.stderr)
 	}
 	if err := sb.Pause(t.Context()); !errorsIs(err, backend.ErrNotSupported) {
 		t.Errorf("pause without a cgroup: %v", err)

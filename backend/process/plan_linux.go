@@ -295,10 +295,17 @@ func (b *Backend) plan(p policy.Policy, workdir string) (*plan, error) {
 		if err := downgrade("cgroup limits", "%v", cgErr); err != nil {
 			return nil, err
 		}
-		// rlimits stand in: address space for memory, process count for
-		// pids; nothing expresses a CPU quota.
+		// rlimits stand in: private writable memory for memory, process
+		// count for pids; nothing expresses a CPU quota. Not the address
+		// space: a Go or Java runtime reserves more than a typical limit
+		// before it allocates anything (a Go process maps about 1.2 GB), so
+		// under RLIMIT_AS such programs, the sandbox's own init among them,
+		// fail at their next mapping; RLIMIT_DATA counts what is really
+		// allocated (heap, anonymous and private writable mappings), not
+		// reservations, shared mappings or the page cache.
 		if p.MemoryLimitMB > 0 {
-			pl.rlimits = append(pl.rlimits, rlimit{Resource: rlimitAS, Value: p.MemoryLimitMB << 20})
+			pl.rlimits = append(pl.rlimits, rlimit{Resource: rlimitDATA, Value: p.MemoryLimitMB << 20})
+			e.Downgrades = append(e.Downgrades, "memory limit: RLIMIT_DATA bounds private writable memory, not shared mappings or the page cache")
 		}
 		if p.MaxPids > 0 {
 			pl.rlimits = append(pl.rlimits, rlimit{Resource: rlimitNPROC, Value: uint64(p.MaxPids)})
@@ -313,7 +320,7 @@ func (b *Backend) plan(p policy.Policy, workdir string) (*plan, error) {
 
 // Resources of setrlimit used by the fallback.
 const (
-	rlimitAS    = 9
+	rlimitDATA  = 2
 	rlimitNPROC = 6
 )
 

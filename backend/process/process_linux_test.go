@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/backend/backendtest"
@@ -146,7 +147,9 @@ func run(t *testing.T, sb backend.Sandbox, env []string, args ...string) result 
 	var out, errb syncBuffer
 	p, err := sb.Start(t.Context(), &backend.Command{Args: args, Env: env, Stdout: &out, Stderr: &errb})
 	if err != nil {
-		t.Fatalf("start %q: %v", args, err)
+		// What the init said on the way down, if it got that far.
+		time.Sleep(50 * time.Millisecond)
+		t.Fatalf("start %q: %v; stderr %q", args, err, errb.String())
 	}
 	st, err := p.Wait()
 	if err != nil {

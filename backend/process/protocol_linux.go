@@ -46,8 +46,8 @@ package process
 // and without the command: the sandbox starts it in the background after
 // Create and after each Start that consumes one. It builds the root, joins
 // the pids group, restricts its locked thread as the last stage would
-// (all of it but the rlimits fallback, which waits for the command),
-// sends {"t":"idle"} and blocks reading the command part
+// (the rlimits of the fallback without cgroups are set only when it forks
+// the command), sends {"t":"idle"} and blocks reading the command part
 // (commandPart, the same framing) from fd 3. Start takes the spare, reads
 // "idle" (falling back to a fresh init if the spare failed), runs
 // Spec.Prepare, sends the command and goes on as above from "started".

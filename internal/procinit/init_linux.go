@@ -99,9 +99,7 @@ func initMain() {
 	// the root and the last stage, and must be ready before "started"
 	// (set up later, a spare's command would wait for the thread it needs
 	// to start). The threads it needs exist before the command can
-	// fork-bomb the pids limit. With rlimits (the fallback without
-	// cgroups) it must also finish before the limits apply to the init, or
-	// the runtime's mappings would fail.
+	// fork-bomb the pids limit.
 	sigs := make(chan os.Signal, 16)
 	notified := make(chan struct{})
 	go func() {
@@ -127,15 +125,8 @@ func initMain() {
 		unix.Close(pidsFD)
 	}
 	// The seccomp filter is built now, installed in the last stage: a
-	// spare has it ready before its command comes. With rlimits it is
-	// built last, as close to the limits as the runtime allows.
-	var (
-		seccompApply func() error
-		seccompErr   error
-	)
-	if len(cfg.Rlimits) == 0 {
-		seccompApply, seccompErr = buildSeccomp(cfg.Seccomp)
-	}
+	// spare has it ready before its command comes.
+	seccompApply, seccompErr := buildSeccomp(cfg.Seccomp)
 	// The cgroup namespace is created now that the parent has put the
 	// init in the sandbox's group (it does so before it sends the
 	// config), so that the group is the root inside.
@@ -146,9 +137,8 @@ func initMain() {
 	}
 	// A spare restricts its thread before it reports idle: the
 	// restrictions depend on the sandbox, not on the command, and applied
-	// now they are off the path of the command that comes. With rlimits
-	// they wait for the command, as late as the runtime allows.
-	early := cfg.Spare && len(cfg.Rlimits) == 0
+	// now they are off the path of the command that comes.
+	early := cfg.Spare
 	if early {
 		<-notified
 		if err := restrictThread(cfg, seccompApply, seccompErr); err != nil {
@@ -171,9 +161,6 @@ func initMain() {
 	}
 	unix.Close(FDConfig)
 	if !early {
-		if len(cfg.Rlimits) > 0 {
-			<-notified
-		}
 		if err := restrictThread(cfg, seccompApply, seccompErr); err != nil {
 			fail(err)
 		}
@@ -679,31 +666,35 @@ func restrictThread(cfg *Config, seccompApply func() error, seccompErr error) er
 			return stage("seccomp", err)
 		}
 	}
-	// rlimits are per process: set on the init just before the fork, the
-	// command inherits them. The init needs no new memory mappings or
-	// processes beyond what it has by now.
-	for _, r := range cfg.Rlimits {
-		lim := unix.Rlimit{Cur: r.Value, Max: r.Value}
-		if err := unix.Prlimit(0, r.Resource, &lim, nil); err != nil {
-			return stage("rlimit", err)
-		}
-	}
 	return nil
 }
 
 // startCommand forks and executes the command from the restricted
-// thread, looking it up on its PATH with the command's credentials.
+// thread, looking it up on its PATH with the command's credentials, under
+// cfg's rlimits.
 func startCommand(cfg *Config) (int, error) {
 	path, err := lookPath(cfg.Args[0], cfg.Env)
 	if err != nil {
 		return 0, &stageError{stage: "exec", path: cfg.Args[0], err: err}
 	}
-	pid, err := syscall.ForkExec(path, cfg.Args, &syscall.ProcAttr{
+	attr := &syscall.ProcAttr{
 		Dir:   cfg.Dir,
 		Env:   cfg.Env,
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Setsid: true},
-	})
+	}
+	// rlimits are per process, and Go runs no code between fork and exec:
+	// the command can only inherit them. They are set as late as that
+	// allows, after everything the init prepares, and bind the init from
+	// then on too, which is why the memory stand-in is RLIMIT_DATA (see
+	// the rlimit fallback in backend/process).
+	for _, r := range cfg.Rlimits {
+		lim := unix.Rlimit{Cur: r.Value, Max: r.Value}
+		if err := unix.Prlimit(0, r.Resource, &lim, nil); err != nil {
+			return 0, stage("rlimit", err)
+		}
+	}
+	pid, err := syscall.ForkExec(path, cfg.Args, attr)
 	if err != nil {
 		return 0, &stageError{stage: "exec", path: cfg.Args[0], err: err}
 	}
