@@ -13,12 +13,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/kavach-go/kavach/backend"
 	"github.com/kavach-go/kavach/backend/noop"
+	"github.com/kavach-go/kavach/internal/kavachtest"
 )
 
 // TestOpenAPIRoutes checks that every route is documented and every
@@ -616,23 +616,8 @@ func startWithoutWorkRoot(t *testing.T) (*testServer, *syncBuffer) {
 	return ts, logBuf
 }
 
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is safe for the goroutines that write a command's output.
+type syncBuffer = kavachtest.SyncBuffer
 
 // TestDestroyDuringRequestLeavesNoWorkdir: what a request still in flight
 // when its sandbox is destroyed leaves in the workdir (an upload racing

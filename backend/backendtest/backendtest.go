@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/kavach-go/kavach/backend"
+	"github.com/kavach-go/kavach/internal/kavachtest"
 	"github.com/kavach-go/kavach/policy"
 )
 
@@ -90,23 +91,8 @@ func (s *suite) create(t *testing.T, p policy.Policy) backend.Sandbox {
 	return sb
 }
 
-// syncBuffer is a goroutine-safe bytes.Buffer.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is safe for the goroutines that write a command's output.
+type syncBuffer = kavachtest.SyncBuffer
 
 type run struct {
 	status         backend.ExitStatus

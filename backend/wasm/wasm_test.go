@@ -460,22 +460,8 @@ func BenchmarkExec(b *testing.B) {
 	}
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is safe for the goroutines that write a command's output.
+type syncBuffer = kavachtest.SyncBuffer
 
 func waitFor(t *testing.T, b *syncBuffer, s string) {
 	t.Helper()
