@@ -256,7 +256,8 @@ func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
 // either Serve refuses them with ErrAnonymous. With Options.TLS they are
 // served over TLS. It returns http.ErrServerClosed after Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	if _, unix := ln.Addr().(*net.UnixAddr); !unix && len(s.opts.Tokens) == 0 && !s.opts.AllowAnonymous {
+	_, unix := ln.Addr().(*net.UnixAddr)
+	if !unix && len(s.opts.Tokens) == 0 && !s.opts.AllowAnonymous {
 		_ = ln.Close()
 		return fmt.Errorf("serve %s://%s: %w", ln.Addr().Network(), ln.Addr(), ErrAnonymous)
 	}
@@ -275,7 +276,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.servers = append(s.servers, hs)
 	s.mu.Unlock()
-	if _, unix := ln.Addr().(*net.UnixAddr); !unix && s.opts.TLS != nil {
+	if !unix && s.opts.TLS != nil {
 		hs.TLSConfig = s.opts.TLS.Clone()
 		return hs.ServeTLS(ln, "", "")
 	}

@@ -28,22 +28,22 @@
 // request, replacing any value the client sent. A rule without a port
 // applies to HTTPS only; plain HTTP is rewritten directly, but only by a
 // rule that names the request's port, so that a credential crosses the
-// network in clear only where its owner said so. HTTPS is intercepted: the proxy answers the CONNECT, terminates
-// TLS with a certificate for exactly the CONNECT target, minted by a CA
-// generated in memory for this proxy (ECDSA P-256, short-lived, name
-// constrained to the hosts that have rules), checks that each inner
-// request's Host is the CONNECT target, injects the header and sends the
-// request on over a new TLS connection that verifies the real server's
-// certificate. The sandbox trusts the CA through the files and variables
-// that SandboxSetup (Env, CA.Bundle) provides; it never gets the CA's key. Responses to
-// requests with an injected header are scrubbed of the credential (each
-// occurrence replaced by as many '*'): status line, headers, body,
-// trailers and the text of an upstream error, so an upstream that echoes
-// request headers cannot hand it back. The proxy asks for identity
-// encoding so that the scrub sees plain bytes, decodes a gzip body sent
-// anyway and refuses any other coding (502). CONNECT to a
-// host without a rule is a plain tunnel: the proxy checks the target and
-// then relays bytes it cannot read.
+// network in clear only where its owner said so. HTTPS is intercepted: the
+// proxy answers the CONNECT, terminates TLS with a certificate for exactly
+// the CONNECT target, minted by a CA generated in memory for this proxy
+// (ECDSA P-256, short-lived, name constrained to the hosts that have
+// rules), checks that each inner request's Host is the CONNECT target,
+// injects the header and sends the request on over a new TLS connection
+// that verifies the real server's certificate. The sandbox trusts the CA
+// through the files and variables that SandboxSetup (Env, CA.Bundle)
+// provides; it never gets the CA's key. Responses to requests with an
+// injected header are scrubbed of the credential (each occurrence replaced
+// by as many '*'): status line, headers, body, trailers and the text of an
+// upstream error, so an upstream that echoes request headers cannot hand it
+// back. The proxy asks for identity encoding so that the scrub sees plain
+// bytes, decodes a gzip body sent anyway and refuses any other coding
+// (502). CONNECT to a host without a rule is a plain tunnel: the proxy
+// checks the target and then relays bytes it cannot read.
 //
 // # Refusals and events
 //
